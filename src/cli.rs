@@ -1,0 +1,398 @@
+//! The command line (contract section 2): what the user typed, resolved into
+//! a [`Plan`], then run. Exit statuses: 0 finished, 2 usage or rule-file
+//! error, 3 input unusable, 4 output cannot be written, 5 locked.
+
+use crate::rules::RuleSet;
+use crate::{Failure, Plan};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const AFTER_HELP: &str = "\
+Examples:
+  yjaudit run                                  audit the bundled sample data
+  yjaudit run --input /data/extract --as-of 2026-11-23
+  yjaudit run --input /data/extract --from 2026-04-01 --to 2026-09-30 --out reports/qa-h1
+  yjaudit check --input /data/extract          validate an extract, write nothing
+  yjaudit rules list
+  yjaudit rules explain CMM001
+
+Exit status:
+  0  the run finished (whatever it found)
+  2  usage error or invalid rule file
+  3  input unusable (missing file or required column, unreadable encoding)
+  4  output cannot be written
+  5  another run holds the lock on the same reports folder";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "yjaudit",
+    version,
+    about = "Audit youth justice case records against the timescales in the service's policies.",
+    long_about = "Audit youth justice case records against the timescales in the service's policies.\n\n\
+yjaudit reads the CSV extracts of a case system (cases, staff, allocations, events, absences), \
+applies every timescale rule under rules/ (each citing its policy section) and writes \
+findings.csv, findings.json, rejected.csv, manifest.json and an HTML report.",
+    after_help = AFTER_HELP
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Audit an extract and write the reports.
+    #[command(after_help = AFTER_HELP)]
+    Run(RunArgs),
+    /// Validate an extract: report rows read, used and rejected; write nothing.
+    Check(InputArgs),
+    /// List or explain the rules.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+struct InputArgs {
+    /// Folder holding the extract's CSV files [default: the bundled sample-data/canonical].
+    #[arg(long, value_name = "DIR")]
+    input: Option<PathBuf>,
+    /// Source profile describing the extract's layout.
+    #[arg(long, value_name = "NAME", default_value = "canonical")]
+    profile: String,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Folder of rule files (and calendar/) [default: the bundled rules/].
+    #[arg(long, value_name = "DIR")]
+    rules: Option<PathBuf>,
+    /// The date the audit is judged at (YYYY-MM-DD) [default: today].
+    #[arg(long, value_name = "DATE", value_parser = parse_date_arg)]
+    as_of: Option<chrono::NaiveDate>,
+    /// Report only obligations falling due on or after this date.
+    #[arg(long, value_name = "DATE", value_parser = parse_date_arg)]
+    from: Option<chrono::NaiveDate>,
+    /// Report only obligations falling due on or before this date.
+    #[arg(long, value_name = "DATE", value_parser = parse_date_arg)]
+    to: Option<chrono::NaiveDate>,
+    /// Output folder [default: reports/<as-of>].
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Days after the as-of date in which an open obligation counts as `due`.
+    #[arg(long, value_name = "DAYS", default_value_t = 7, value_parser = clap::value_parser!(u32).range(0..=366))]
+    look_ahead: u32,
+    /// Service name shown in the report.
+    #[arg(long, value_name = "NAME", default_value = "Youth Justice Service")]
+    service: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesCommand {
+    /// List the rules with their citations and parameters.
+    List {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Folder of rule files [default: the bundled rules/].
+        #[arg(long, value_name = "DIR")]
+        rules: Option<PathBuf>,
+    },
+    /// Explain one rule: what it checks, how time is counted, its policy text.
+    Explain {
+        /// Rule code, e.g. CMM001.
+        code: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Folder of rule files [default: the bundled rules/].
+        #[arg(long, value_name = "DIR")]
+        rules: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+fn parse_date_arg(text: &str) -> Result<chrono::NaiveDate, String> {
+    crate::time::parse_date(text.trim())
+        .map_err(|_| format!("`{text}` is not a date: use YYYY-MM-DD between 1990 and 2100"))
+}
+
+/// A bundled folder: as given, else relative to the current folder, else
+/// beside the source the binary was built from.
+fn bundled(given: Option<PathBuf>, relative: &str) -> PathBuf {
+    if let Some(path) = given {
+        return path;
+    }
+    let here = PathBuf::from(relative);
+    if here.exists() {
+        return here;
+    }
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
+    if built.exists() { built } else { here }
+}
+
+fn today_in_london() -> chrono::NaiveDate {
+    chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::London)
+        .date_naive()
+}
+
+fn check_profile(profile: &str) -> Result<(), Failure> {
+    if profile.eq_ignore_ascii_case("canonical") {
+        Ok(())
+    } else {
+        Err(Failure::Usage(format!(
+            "unknown profile `{profile}`: this build reads the `canonical` profile (data-contract.md section 1)"
+        )))
+    }
+}
+
+/// Runs the command line and returns the exit status.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let command_line: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    match execute(cli.command, command_line) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("yjaudit: error: {failure}");
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}
+
+fn execute(command: Command, command_line: Vec<String>) -> Result<(), Failure> {
+    match command {
+        Command::Run(args) => run(args, command_line),
+        Command::Check(args) => check(args),
+        Command::Rules {
+            command: RulesCommand::List { format, rules },
+        } => {
+            let set = RuleSet::load(&bundled(rules, "rules"))?;
+            print_out(&list_rules(&set, format))
+        }
+        Command::Rules {
+            command:
+                RulesCommand::Explain {
+                    code,
+                    format,
+                    rules,
+                },
+        } => {
+            let set = RuleSet::load(&bundled(rules, "rules"))?;
+            let Some(rule) = set.get(&code) else {
+                let hint = crate::text::nearest(&code, set.rules.iter().map(|r| r.code.as_str()))
+                    .map(|c| format!("; did you mean {c}?"))
+                    .unwrap_or_default();
+                return Err(Failure::Usage(format!(
+                    "no rule has the code `{}`{hint} (see `yjaudit rules list`)",
+                    crate::text::escape_value(&code)
+                )));
+            };
+            print_out(&explain(rule, format))
+        }
+    }
+}
+
+/// Prints to stdout; a closed pipe (`| head`) is not an error.
+fn print_out(text: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::Output(format!(
+            "cannot write to standard output: {e}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn run(args: RunArgs, command_line: Vec<String>) -> Result<(), Failure> {
+    check_profile(&args.input.profile)?;
+    if let (Some(from), Some(to)) = (args.from, args.to) {
+        if from > to {
+            return Err(Failure::Usage(format!("--from {from} is after --to {to}")));
+        }
+    }
+    let as_of = args.as_of.unwrap_or_else(today_in_london);
+    let plan = Plan {
+        input: bundled(args.input.input, "sample-data/canonical"),
+        rules: bundled(args.rules, "rules"),
+        out: args
+            .out
+            .unwrap_or_else(|| PathBuf::from("reports").join(as_of.to_string())),
+        profile: args.input.profile.to_ascii_lowercase(),
+        as_of,
+        period: (args.from, args.to),
+        look_ahead_days: args.look_ahead,
+        service: args.service,
+        command_line,
+    };
+    let started = std::time::Instant::now();
+    let summary = crate::audit(&plan)?;
+    eprintln!(
+        "yjaudit: {} findings ({} overdue, {} due, {} late, {} met, {} pending), {} rows rejected, {} rule(s) not assessed; written to {} in {:.1} s",
+        summary.findings,
+        summary.counts["overdue"],
+        summary.counts["due"],
+        summary.counts["late"],
+        summary.counts["met"],
+        summary.counts["pending"],
+        summary.rows_rejected,
+        summary.not_assessed,
+        plan.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn check(args: InputArgs) -> Result<(), Failure> {
+    check_profile(&args.profile)?;
+    let input = bundled(args.input, "sample-data/canonical");
+    let ingest = crate::source::load(&input)?;
+    let mut text = format!(
+        "Extract {} (profile {}): usable.\n",
+        input.display(),
+        args.profile
+    );
+    for (name, report) in &ingest.files {
+        text += &format!(
+            "  {name}: {} rows read, {} used, {} rejected\n",
+            report.rows_read, report.rows_used, report.rows_rejected
+        );
+        for (reason, count) in &report.rejected_by_reason {
+            text += &format!("      rejected, {reason}: {count}\n");
+        }
+        for (kind, count) in &report.warnings {
+            text += &format!("      warning, {kind}: {count}\n");
+        }
+        if report.ignored_columns_count > 0 {
+            text += &format!(
+                "      ignored columns: {}\n",
+                report.ignored_columns.join(", ")
+            );
+        }
+    }
+    if !ingest.ignored_files.is_empty() {
+        text += &format!("  not read: {}\n", ingest.ignored_files.join(", "));
+    }
+    for r in ingest.rejected.iter().take(20) {
+        text += &format!(
+            "  {}:{}: {}{} (value `{}`)\n",
+            r.file,
+            r.line,
+            if r.column.is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", r.column)
+            },
+            r.reason,
+            r.value
+        );
+    }
+    if ingest.rejected.len() > 20 {
+        text += &format!(
+            "  … and {} more rejected rows\n",
+            ingest.rejected.len() - 20
+        );
+    }
+    print_out(&text)
+}
+
+fn list_rules(set: &RuleSet, format: Format) -> String {
+    match format {
+        Format::Json => {
+            let rules: Vec<serde_json::Value> = set
+                .rules
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "code": r.code,
+                        "title": r.title,
+                        "kind": r.kind.name(),
+                        "citation": r.citation,
+                        "policy": r.policy,
+                        "enabled": true,
+                        "parameters": r.kind.parameters().into_iter().collect::<std::collections::BTreeMap<_, _>>(),
+                    })
+                })
+                .collect();
+            serde_json::to_string_pretty(&rules).expect("rules serialise") + "\n"
+        }
+        Format::Table => {
+            let mut text = String::new();
+            for r in &set.rules {
+                let limit = r
+                    .kind
+                    .parameters()
+                    .into_iter()
+                    .filter(|(k, _)| matches!(*k, "within" | "every" | "lead"))
+                    .map(|(_, v)| v)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                text += &format!(
+                    "{}  {:<10} {:<18} {:<16} {}\n",
+                    r.code,
+                    r.kind.name(),
+                    limit,
+                    r.citation,
+                    r.title
+                );
+            }
+            text
+        }
+    }
+}
+
+/// The text of `yjaudit rules explain CODE`.
+pub fn explain(rule: &crate::rules::Rule, format: Format) -> String {
+    if format == Format::Json {
+        return serde_json::to_string_pretty(&serde_json::json!({
+            "code": rule.code,
+            "title": rule.title,
+            "kind": rule.kind.name(),
+            "citation": rule.citation,
+            "policy": rule.policy,
+            "quote": rule.quote,
+            "explanation": rule.explanation,
+            "how_it_is_judged": rule.kind.describe(),
+            "example": rule.example,
+            "parameters": rule.kind.parameters().into_iter().collect::<std::collections::BTreeMap<_, _>>(),
+        }))
+        .expect("rule serialises")
+            + "\n";
+    }
+    let mut text = format!("{} — {}\n\n", rule.code, rule.title);
+    text += &format!("Source: {} ({})\n", rule.policy, rule.citation);
+    text += &format!("Policy text: \"{}\"\n\n", rule.quote.trim());
+    text += &format!("{}\n\n", rule.explanation.trim());
+    text += "How it is judged:\n";
+    for line in rule.kind.describe() {
+        text += &format!("  - {line}\n");
+    }
+    text += "\nStatuses: met (done by the due time), late (done after it), overdue (not done, due date before the as-of date), due (not done, due within the look-ahead window), pending (not done, due later).\n";
+    if let Some(example) = &rule.example {
+        text += &format!("\nExample: {}\n", example.trim());
+    }
+    text += &format!("\nParameters ({} rule):\n", rule.kind.name());
+    for (name, value) in rule.kind.parameters() {
+        text += &format!("  {name} = {value}\n");
+    }
+    text
+}

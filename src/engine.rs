@@ -1,0 +1,73 @@
+//! Runs every assessable rule over every case, every worker and the
+//! caseless events, in parallel. Order of results does not depend on thread
+//! timing: findings are sorted afterwards.
+
+use crate::kinds::{Context, Obligation, Unit};
+use crate::model::Extract;
+use crate::rules::Rule;
+use rayon::prelude::*;
+
+/// A rule that could not be assessed, and why.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct NotAssessed {
+    pub rule: String,
+    pub reason: String,
+    #[serde(skip)]
+    pub title: String,
+    #[serde(skip)]
+    pub citation: String,
+}
+
+/// Splits rules into those the extract can assess and those it cannot.
+pub fn assessable<'r>(rules: &'r [Rule], extract: &Extract) -> (Vec<&'r Rule>, Vec<NotAssessed>) {
+    let mut assessed = Vec::new();
+    let mut not_assessed = Vec::new();
+    for rule in rules {
+        let missing: Vec<&str> = rule
+            .needs()
+            .iter()
+            .copied()
+            .filter(|file| match *file {
+                "allocations.csv" => !extract.present.allocations,
+                "staff.csv" => !extract.present.staff,
+                "absences.csv" => !extract.present.absences,
+                _ => false,
+            })
+            .collect();
+        if missing.is_empty() {
+            assessed.push(rule);
+        } else {
+            not_assessed.push(NotAssessed {
+                rule: rule.code.clone(),
+                reason: format!("no data: {} absent from the extract", missing.join(" and ")),
+                title: rule.title.clone(),
+                citation: rule.citation.clone(),
+            });
+        }
+    }
+    (assessed, not_assessed)
+}
+
+/// Every obligation every rule finds, tagged with the rule's index in `rules`.
+pub fn evaluate(rules: &[&Rule], ctx: &Context) -> Vec<(u16, Obligation)> {
+    let run = |unit: Unit| {
+        let mut found = Vec::new();
+        let mut scratch = Vec::new();
+        for (index, rule) in rules.iter().enumerate() {
+            rule.kind.evaluate(ctx, unit, &mut scratch);
+            found.extend(scratch.drain(..).map(|o| (index as u16, o)));
+        }
+        found
+    };
+    let cases = (0..ctx.extract.cases.len() as u32)
+        .into_par_iter()
+        .with_min_len(64)
+        .flat_map_iter(|c| run(Unit::Case(c)));
+    let workers = (0..ctx.extract.workers.len() as u32)
+        .into_par_iter()
+        .with_min_len(16)
+        .flat_map_iter(|w| run(Unit::Worker(w)));
+    let mut all: Vec<(u16, Obligation)> = cases.chain(workers).collect();
+    all.extend(run(Unit::Caseless));
+    all
+}

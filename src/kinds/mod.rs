@@ -1,0 +1,259 @@
+//! The rule kinds of the catalogue, one file each.
+//!
+//! A kind owns three things: the shape of its table in a rule file (serde,
+//! unknown keys refused), its validation into a compiled form, and its
+//! evaluation over one unit of the extract (a case, a worker, or the events
+//! recorded against no case). Evaluation yields [`Obligation`]s: ids and
+//! times only; statuses, attribution and text come later, in `findings`.
+
+pub mod before;
+pub mod deadline;
+pub mod duration;
+pub mod recorded;
+pub mod recurring;
+
+use crate::calendar::Calendar;
+use crate::model::{CaseIdx, Event, EventIdx, EventSet, EventType, Extract, WorkerIdx};
+use crate::time::{Due, Moment, Span, add_days, add_elapsed_hours, add_months};
+use serde::Deserialize;
+use std::ops::Range;
+use toml::Spanned;
+
+/// What a rule is evaluated over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    Case(CaseIdx),
+    Worker(WorkerIdx),
+    /// Events with no case_id (worker-level records).
+    Caseless,
+}
+
+pub struct Context<'a> {
+    pub extract: &'a Extract,
+    pub calendar: &'a Calendar,
+    pub as_of: chrono::NaiveDate,
+}
+
+impl<'a> Context<'a> {
+    /// A case's events with their global indices.
+    pub fn case_events(
+        &self,
+        case: CaseIdx,
+    ) -> impl Iterator<Item = (EventIdx, &'a Event)> + Clone {
+        let start = self.extract.case_events[case as usize].start;
+        self.extract
+            .events_of_case(case)
+            .iter()
+            .enumerate()
+            .map(move |(i, e)| (start + i as u32, e))
+    }
+
+    /// Events naming a worker, in section 5 order, with their global indices.
+    pub fn worker_events(&self, worker: WorkerIdx) -> impl Iterator<Item = (EventIdx, &'a Event)> {
+        let extract = self.extract;
+        let r = &extract.worker_events[worker as usize];
+        extract.worker_event_order[r.start as usize..r.end as usize]
+            .iter()
+            .map(move |&i| (i, &extract.events[i as usize]))
+    }
+
+    /// Events with no case, with their global indices.
+    pub fn caseless_events(&self) -> impl Iterator<Item = (EventIdx, &'a Event)> {
+        let start = self.extract.events.len() - self.extract.events_without_case().len();
+        self.extract
+            .events_without_case()
+            .iter()
+            .enumerate()
+            .map(move |(i, e)| ((start + i) as u32, e))
+    }
+
+    /// The due of a deadline counted from `trigger` (contract section 3).
+    /// `answer` matters only for hour limits: a bare date on either side
+    /// turns the due into a date.
+    pub fn due_after(&self, trigger: Moment, span: Span, answer: Option<Moment>) -> Due {
+        let date = trigger.date();
+        let clamp =
+            |d: Option<chrono::NaiveDate>| Due::Date(d.unwrap_or(crate::calendar::CALENDAR_END));
+        match span {
+            Span::Hours(h) if trigger.bare || answer.is_some_and(|a| a.bare) => {
+                clamp(add_days(date, h.div_ceil(24)))
+            }
+            Span::Hours(h) => Due::At(add_elapsed_hours(trigger.at, h as i64)),
+            Span::Days(n) => clamp(add_days(date, n)),
+            Span::Months(n) => clamp(add_months(date, n)),
+            Span::WorkingDays(n) => clamp(self.calendar.working_days_after(date, n)),
+        }
+    }
+}
+
+/// One obligation found by a rule: the raw material of a findings row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Obligation {
+    pub case: Option<CaseIdx>,
+    /// Set for worker-level rows (else the primary at the due time is named).
+    pub worker: Option<WorkerIdx>,
+    pub trigger_event: Option<EventIdx>,
+    pub trigger_at: Moment,
+    pub due: Due,
+    pub done_event: Option<EventIdx>,
+    pub done_at: Option<Moment>,
+}
+
+/// A rule file's choice of events: `{ types = ["cmm.*"], except = [...] }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsSpec {
+    pub types: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub except: Vec<Spanned<String>>,
+}
+
+/// Problems found while validating a rule file, each with its byte span.
+#[derive(Debug, Default)]
+pub struct Problems(pub Vec<(Range<usize>, String)>);
+
+impl Problems {
+    pub fn add(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.0.push((span, message.into()));
+    }
+
+    pub fn span(&mut self, text: &Spanned<String>) -> Option<Span> {
+        match Span::parse(text.get_ref()) {
+            Ok(span) => Some(span),
+            Err(message) => {
+                self.add(text.span(), message);
+                None
+            }
+        }
+    }
+
+    /// Event names, `prefix.*` patterns allowed, with suggestions for typos.
+    pub fn events(&mut self, spec: &EventsSpec) -> EventSet {
+        let mut set = EventSet::default();
+        for name in &spec.types {
+            for t in self.expand(name) {
+                set.insert(t);
+            }
+        }
+        for name in &spec.except {
+            for t in self.expand(name) {
+                set.remove(t);
+            }
+        }
+        if set.is_empty() && !spec.types.is_empty() {
+            self.add(spec.types[0].span(), "this list matches no event type");
+        }
+        set
+    }
+
+    fn expand(&mut self, name: &Spanned<String>) -> Vec<EventType> {
+        let text = name.get_ref().trim();
+        let vocabulary = crate::model::EVENT_TYPES;
+        let found: Vec<EventType> = if let Some(prefix) = text.strip_suffix('*') {
+            vocabulary
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.starts_with(prefix))
+                .map(|(i, _)| EventType(i as u8))
+                .collect()
+        } else {
+            EventType::named(text).into_iter().collect()
+        };
+        if found.is_empty() {
+            let hint = crate::text::nearest(text, vocabulary.iter().copied())
+                .map(|n| format!("; did you mean `{n}`?"))
+                .unwrap_or_default();
+            self.add(name.span(), format!("unknown event type `{text}`{hint} (the vocabulary is in data-contract.md section 1)"));
+        }
+        found
+    }
+}
+
+/// A compiled rule kind with its parameters.
+#[derive(Debug)]
+pub enum Kind {
+    Recorded(recorded::Recorded),
+    Deadline(deadline::Deadline),
+    Before(before::Before),
+    Recurring(recurring::Recurring),
+    Duration(duration::Duration),
+}
+
+impl Kind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kind::Recorded(_) => "recorded",
+            Kind::Deadline(_) => "deadline",
+            Kind::Before(_) => "before",
+            Kind::Recurring(_) => "recurring",
+            Kind::Duration(_) => "duration",
+        }
+    }
+
+    pub fn evaluate(&self, ctx: &Context, unit: Unit, out: &mut Vec<Obligation>) {
+        match self {
+            Kind::Recorded(k) => k.evaluate(ctx, unit, out),
+            Kind::Deadline(k) => k.evaluate(ctx, unit, out),
+            Kind::Before(k) => k.evaluate(ctx, unit, out),
+            Kind::Recurring(k) => k.evaluate(ctx, unit, out),
+            Kind::Duration(k) => k.evaluate(ctx, unit, out),
+        }
+    }
+
+    /// Input files the kind cannot be assessed without (besides cases and
+    /// events, which every extract has).
+    pub fn needs(&self) -> &'static [&'static str] {
+        match self {
+            Kind::Recurring(k) => k.needs(),
+            _ => &[],
+        }
+    }
+
+    /// Plain-language description of how the kind is judged, for `explain`.
+    pub fn describe(&self) -> Vec<String> {
+        match self {
+            Kind::Recorded(k) => k.describe(),
+            Kind::Deadline(k) => k.describe(),
+            Kind::Before(k) => k.describe(),
+            Kind::Recurring(k) => k.describe(),
+            Kind::Duration(k) => k.describe(),
+        }
+    }
+
+    /// Parameters as (name, value) for `rules list` and the manifest.
+    pub fn parameters(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Kind::Recorded(k) => k.parameters(),
+            Kind::Deadline(k) => k.parameters(),
+            Kind::Before(k) => k.parameters(),
+            Kind::Recurring(k) => k.parameters(),
+            Kind::Duration(k) => k.parameters(),
+        }
+    }
+}
+
+/// Human list of event names: "`a`, `b` or `c`".
+pub fn event_list(set: EventSet) -> String {
+    let names: Vec<String> = set.names().into_iter().map(|n| format!("`{n}`")).collect();
+    match names.len() {
+        0 => "(none)".into(),
+        1 => names[0].clone(),
+        n => format!("{} or {}", names[..n - 1].join(", "), names[n - 1]),
+    }
+}
+
+/// How a limit is counted, in words.
+pub fn counting(span: Span) -> &'static str {
+    match span {
+        Span::Hours(_) => {
+            "elapsed hours (clock changes count; where either side has only a date, compared by date: the due date is the start date plus the hours rounded up to whole days)"
+        }
+        Span::Days(_) => {
+            "calendar days from the date of the start (weekends and bank holidays count)"
+        }
+        Span::Months(_) => "calendar months: the same day N months later, or the month's last day",
+        Span::WorkingDays(_) => {
+            "working days after the start date, not counting it: Monday to Friday except England and Wales bank holidays and the service's closure days"
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! yjaudit: a batch compliance auditor for youth justice services.
+//!
+//! The data flows one way, one module per stage:
+//! `source` (CSV extract → typed [`model::Extract`], every row used or
+//! rejected) → `calendar` (working days) → `rules` (rule files → compiled
+//! [`kinds`]) → `engine` (rules × cases and workers, in parallel) →
+//! `findings` (status, attribution, sort) → `output` (CSV, JSON, manifest,
+//! HTML, published atomically).
+
+pub mod calendar;
+pub mod cli;
+pub mod engine;
+pub mod findings;
+pub mod kinds;
+pub mod model;
+pub mod output;
+pub mod rules;
+pub mod source;
+pub mod text;
+pub mod time;
+
+use std::path::PathBuf;
+
+/// Why a run stopped, and the exit status it maps to (contract section 2).
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error("{0}")]
+    Usage(String),
+    #[error("rule files are not valid:\n{0}")]
+    Rules(#[from] rules::RuleError),
+    #[error("calendar data is not valid: {0}")]
+    Calendar(#[from] calendar::CalendarError),
+    #[error("input unusable: {0}")]
+    Input(#[from] source::InputError),
+    #[error("{0}")]
+    Output(String),
+    #[error("{0}")]
+    Locked(String),
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Usage(_) | Failure::Rules(_) | Failure::Calendar(_) => 2,
+            Failure::Input(_) => 3,
+            Failure::Output(_) => 4,
+            Failure::Locked(_) => 5,
+        }
+    }
+}
+
+impl From<output::publish::PublishError> for Failure {
+    fn from(e: output::publish::PublishError) -> Failure {
+        match e {
+            output::publish::PublishError::Locked(_) => Failure::Locked(e.to_string()),
+            other => Failure::Output(other.to_string()),
+        }
+    }
+}
+
+/// A resolved plan for one audit run: paths found, dates fixed.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub input: PathBuf,
+    pub rules: PathBuf,
+    pub out: PathBuf,
+    pub profile: String,
+    pub as_of: chrono::NaiveDate,
+    pub period: (Option<chrono::NaiveDate>, Option<chrono::NaiveDate>),
+    pub look_ahead_days: u32,
+    pub service: String,
+    pub command_line: Vec<String>,
+}
+
+/// What a finished run tells the operator.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    pub findings: usize,
+    pub counts: std::collections::BTreeMap<&'static str, u64>,
+    pub rows_rejected: u64,
+    pub not_assessed: usize,
+}
+
+/// The pipeline: load rules and calendar, read the extract, evaluate,
+/// judge, and publish the outputs.
+pub fn audit(plan: &Plan) -> Result<Summary, Failure> {
+    let rule_set = rules::RuleSet::load(&plan.rules)?;
+    let calendar = calendar::Calendar::load(&plan.rules.join("calendar"))?;
+    let ingest = source::load(&plan.input)?;
+    let extract = &ingest.extract;
+    let (assessed, not_assessed) = engine::assessable(&rule_set.rules, extract);
+    let ctx = kinds::Context {
+        extract,
+        calendar: &calendar,
+        as_of: plan.as_of,
+    };
+    let obligations = engine::evaluate(&assessed, &ctx);
+    let judgement = findings::Judgement {
+        as_of: plan.as_of,
+        look_ahead_days: plan.look_ahead_days,
+        period: plan.period,
+    };
+    let findings = findings::judge(obligations, &assessed, extract, &judgement);
+    let run = output::RunRecord {
+        ingest: &ingest,
+        rules: &assessed,
+        rule_files: &rule_set.files,
+        not_assessed: &not_assessed,
+        findings: &findings,
+        as_of: plan.as_of,
+        period: plan.period,
+        look_ahead_days: plan.look_ahead_days,
+        profile: &plan.profile,
+        command_line: plan.command_line.clone(),
+        service: &plan.service,
+    };
+    output::publish::publish(&plan.out, |folder| output::write_all(folder, &run))?;
+    Ok(Summary {
+        findings: findings.len(),
+        counts: run.status_counts(),
+        rows_rejected: ingest.rows_rejected(),
+        not_assessed: not_assessed.len(),
+    })
+}

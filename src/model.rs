@@ -1,0 +1,386 @@
+//! The typed extract: what the rules read.
+//!
+//! Ids are interned to small integers, events are sorted per case in the
+//! section 5 order (occurred_at, bare date = 00:00, ties by event_id) and
+//! sliced by case, and allocations are indexed by case and by worker, so a
+//! rule is an ordered scan over one case's slice with a little state.
+
+use crate::time::Moment;
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use std::collections::HashMap;
+use std::ops::Range;
+
+/// The canonical event vocabulary (contract section 1). Rules name these.
+pub const EVENT_TYPES: &[&str] = &[
+    "cmm.compliance",
+    "cmm.risk_review",
+    "cmm.bail",
+    "cmm.iss_review",
+    "cmm.release",
+    "cmm.reoffending",
+    "cmm.significant_event",
+    "cmm.minutes",
+    "csc.mam",
+    "compliance.unacceptable_failure",
+    "compliance.unacceptable_behaviour",
+    "compliance.acceptable_failure",
+    "compliance.report",
+    "assessment",
+    "assessment.review",
+    "plan.intervention_review",
+    "plan.action_plan",
+    "supervision",
+    "case_discussion",
+    "management_oversight",
+    "coallocation.agreement",
+    "coallocation.discussion",
+    "court.first_appearance",
+    "court.sentence",
+    "bail.application",
+    "custody.start",
+    "custody.release",
+    "oocd.panel",
+    "contact",
+    "meeting.initial",
+    "meeting.joint_services",
+    "meeting.three_way",
+    "visit.next_steps",
+    "transfer.agreed",
+    "transfer.allocated",
+    "transfer.request_out",
+    "transfer.docs_received",
+    "transfer.home_contacted",
+    "caretaking.start",
+    "caretaking.review",
+    "caretaking.end",
+    "transfer.full",
+    "absence.case_review",
+    "absence.reallocation_decision",
+    "allocation.rationale",
+];
+
+/// An index into [`EVENT_TYPES`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventType(pub u8);
+
+impl EventType {
+    pub fn named(name: &str) -> Option<EventType> {
+        EVENT_TYPES
+            .iter()
+            .position(|t| t.eq_ignore_ascii_case(name))
+            .map(|i| EventType(i as u8))
+    }
+
+    pub fn name(self) -> &'static str {
+        EVENT_TYPES[self.0 as usize]
+    }
+}
+
+/// A set of event types (the vocabulary has fewer than 128 entries).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventSet(u128);
+
+impl EventSet {
+    pub fn insert(&mut self, t: EventType) {
+        self.0 |= 1 << t.0;
+    }
+    pub fn remove(&mut self, t: EventType) {
+        self.0 &= !(1 << t.0);
+    }
+    pub fn contains(self, t: EventType) -> bool {
+        self.0 & (1 << t.0) != 0
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    pub fn names(self) -> Vec<&'static str> {
+        (0..EVENT_TYPES.len())
+            .filter(|i| self.0 & (1 << i) != 0)
+            .map(|i| EVENT_TYPES[i])
+            .collect()
+    }
+}
+
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($variant),* }
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+            pub const NAMES: &'static [&'static str] = &[$($text),*];
+            /// Case-insensitive match against the canonical word.
+            pub fn parse(text: &str) -> Option<$name> {
+                Self::NAMES.iter().position(|n| n.eq_ignore_ascii_case(text)).map(|i| Self::ALL[i])
+            }
+            pub fn name(self) -> &'static str {
+                Self::NAMES[self as usize]
+            }
+        }
+    };
+}
+
+vocabulary!(CaseType {
+    Oocd = "oocd",
+    ReferralOrder = "referral_order",
+    Yro = "yro",
+    Dto = "dto",
+    Bail = "bail",
+    Remand = "remand",
+    MyFuture = "my_future",
+    CrownCourtTracking = "crown_court_tracking",
+    SpecificIntervention = "specific_intervention",
+    Other = "other",
+});
+
+vocabulary!(StaffRole {
+    Yjso = "yjso",
+    CaseManager = "case_manager",
+    SeniorCaseManager = "senior_case_manager",
+    AdvancedPractitioner = "advanced_practitioner",
+    TeamManager = "team_manager",
+    InterventionWorker = "intervention_worker",
+    Student = "student",
+    NextStepsWorker = "next_steps_worker",
+    Other = "other",
+});
+
+vocabulary!(AllocationRole {
+    Primary = "primary",
+    CoAllocated = "co_allocated",
+    Paired = "paired",
+    Student = "student",
+});
+
+vocabulary!(
+    /// RoSH, SaW and LoR levels, in increasing order.
+    Level {
+        Low = "low",
+        Medium = "medium",
+        High = "high",
+        VeryHigh = "very_high",
+    }
+);
+
+vocabulary!(Gender { F = "F", M = "M", X = "X" });
+
+vocabulary!(ContactMode {
+    FaceToFace = "face_to_face",
+    Phone = "phone",
+    Virtual = "virtual",
+});
+
+vocabulary!(AbsenceKind { Planned = "planned", Unplanned = "unplanned" });
+
+pub type CaseIdx = u32;
+pub type WorkerIdx = u32;
+pub type EventIdx = u32;
+
+#[derive(Clone, Debug)]
+pub struct Case {
+    pub id: Box<str>,
+    pub line: u32,
+    pub child_id: Option<Box<str>>,
+    pub initials: Option<Box<str>>,
+    pub gender: Option<Gender>,
+    pub team: Option<Box<str>>,
+    pub case_type: CaseType,
+    pub opened_on: NaiveDate,
+    pub closed_on: Option<NaiveDate>,
+    pub looked_after: Option<bool>,
+    pub next_steps: Option<bool>,
+    pub iss: Option<bool>,
+}
+
+impl Case {
+    /// The first moment after the case closed (exclusive end), if closed.
+    pub fn closed_after(&self) -> Option<NaiveDateTime> {
+        self.closed_on.map(end_of_day_exclusive)
+    }
+}
+
+/// A worker seen anywhere in the extract; `staff` is set when staff.csv
+/// described them.
+#[derive(Clone, Debug)]
+pub struct Worker {
+    pub id: Box<str>,
+    pub staff: Option<StaffRecord>,
+}
+
+#[derive(Clone, Debug)]
+pub struct StaffRecord {
+    pub line: u32,
+    pub name: Option<Box<str>>,
+    pub team: Option<Box<str>>,
+    pub role: StaffRole,
+    pub gender: Option<Gender>,
+    pub manager_id: Option<Box<str>>,
+    pub buddy_id: Option<Box<str>>,
+    pub started_on: Option<NaiveDate>,
+    pub left_on: Option<NaiveDate>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Allocation {
+    pub line: u32,
+    pub case: CaseIdx,
+    pub worker: WorkerIdx,
+    pub role: AllocationRole,
+    pub from: Moment,
+    pub to: Option<Moment>,
+}
+
+impl Allocation {
+    /// Start on the local clock (a bare date = 00:00 that day).
+    pub fn start(&self) -> NaiveDateTime {
+        self.from.at
+    }
+
+    /// Exclusive end: a bare `to` ends with its day; None = current.
+    pub fn end(&self) -> Option<NaiveDateTime> {
+        self.to.map(|to| {
+            if to.bare {
+                end_of_day_exclusive(to.date())
+            } else {
+                to.at
+            }
+        })
+    }
+
+    /// An allocation ending at or before its start holds nothing.
+    pub fn holds_anything(&self) -> bool {
+        self.end().is_none_or(|end| end > self.start())
+    }
+
+    /// Whether the allocation is current at a local moment.
+    pub fn is_current_at(&self, at: NaiveDateTime) -> bool {
+        self.start() <= at && self.end().is_none_or(|end| at < end)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Event {
+    pub id: Box<str>,
+    pub line: u32,
+    pub case: Option<CaseIdx>,
+    pub worker: Option<WorkerIdx>,
+    pub kind: EventType,
+    pub occurred: Moment,
+    pub recorded: Option<Moment>,
+    pub rosh: Option<Level>,
+    pub saw: Option<Level>,
+    pub lor: Option<Level>,
+    pub mode: Option<ContactMode>,
+    pub psr: Option<bool>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Absence {
+    pub line: u32,
+    pub worker: WorkerIdx,
+    pub kind: AbsenceKind,
+    pub starts_on: NaiveDate,
+    pub ends_on: Option<NaiveDate>,
+    pub cover_recorded_at: Option<Moment>,
+}
+
+/// Which optional files the extract had: rules needing an absent one are
+/// "not assessed", never met.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FilesPresent {
+    pub staff: bool,
+    pub allocations: bool,
+    pub absences: bool,
+}
+
+/// The whole extract, typed and indexed.
+#[derive(Debug, Default)]
+pub struct Extract {
+    pub cases: Vec<Case>,
+    pub workers: Vec<Worker>,
+    /// Case events first, grouped by case in section 5 order; then events
+    /// with no case.
+    pub events: Vec<Event>,
+    pub case_events: Vec<Range<u32>>,
+    /// Every event naming a worker, grouped by worker in section 5 order.
+    pub worker_event_order: Vec<EventIdx>,
+    pub worker_events: Vec<Range<u32>>,
+    /// Allocations grouped by case, by start.
+    pub allocations: Vec<Allocation>,
+    pub case_allocations: Vec<Range<u32>>,
+    pub worker_allocation_order: Vec<u32>,
+    pub worker_allocations: Vec<Range<u32>>,
+    pub absences: Vec<Absence>,
+    pub present: FilesPresent,
+    pub worker_index: HashMap<Box<str>, WorkerIdx>,
+}
+
+impl Extract {
+    pub fn events_of_case(&self, case: CaseIdx) -> &[Event] {
+        let r = &self.case_events[case as usize];
+        &self.events[r.start as usize..r.end as usize]
+    }
+
+    /// Events with no case (worker-level records).
+    pub fn events_without_case(&self) -> &[Event] {
+        let start = self.case_events.last().map_or(0, |r| r.end) as usize;
+        &self.events[start..]
+    }
+
+    pub fn allocations_of_case(&self, case: CaseIdx) -> &[Allocation] {
+        let r = &self.case_allocations[case as usize];
+        &self.allocations[r.start as usize..r.end as usize]
+    }
+
+    pub fn allocations_of_worker(&self, worker: WorkerIdx) -> impl Iterator<Item = &Allocation> {
+        let r = &self.worker_allocations[worker as usize];
+        self.worker_allocation_order[r.start as usize..r.end as usize]
+            .iter()
+            .map(|&i| &self.allocations[i as usize])
+    }
+
+    pub fn staff(&self, worker: WorkerIdx) -> Option<&StaffRecord> {
+        self.workers[worker as usize].staff.as_ref()
+    }
+
+    /// The primary worker holding a case at a local moment (contract section
+    /// 5): the current primary with the latest start, then the lowest id;
+    /// none current: the one that ended most recently before; else none.
+    pub fn primary_at(&self, case: CaseIdx, at: NaiveDateTime) -> Option<WorkerIdx> {
+        let primaries = || {
+            self.allocations_of_case(case).iter().filter(|a| {
+                a.role == AllocationRole::Primary && a.holds_anything() && a.start() <= at
+            })
+        };
+        let current = primaries().filter(|a| a.is_current_at(at)).max_by(|a, b| {
+            a.start().cmp(&b.start()).then_with(|| {
+                self.workers[b.worker as usize]
+                    .id
+                    .cmp(&self.workers[a.worker as usize].id)
+            })
+        });
+        if let Some(a) = current {
+            return Some(a.worker);
+        }
+        primaries()
+            .filter_map(|a| a.end().map(|end| (end, a)))
+            .max_by(|(ea, a), (eb, b)| {
+                ea.cmp(eb).then(a.start().cmp(&b.start())).then_with(|| {
+                    self.workers[b.worker as usize]
+                        .id
+                        .cmp(&self.workers[a.worker as usize].id)
+                })
+            })
+            .map(|(_, a)| a.worker)
+    }
+}
+
+/// 00:00 on the day after `date`: the exclusive end of "the end of that day".
+pub fn end_of_day_exclusive(date: NaiveDate) -> NaiveDateTime {
+    date.succ_opt().unwrap_or(date).and_time(NaiveTime::MIN)
+}
+
+/// Whether any of the levels is at or above a threshold.
+pub fn any_at_least(levels: &[Option<Level>], threshold: Level) -> bool {
+    levels.iter().any(|l| l.is_some_and(|l| l >= threshold))
+}

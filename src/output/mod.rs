@@ -1,0 +1,213 @@
+//! The run's files: findings.csv and .json, rejected.csv, manifest.json and
+//! the HTML report, written into a folder that is published atomically.
+
+pub mod publish;
+pub mod report;
+
+use crate::engine::NotAssessed;
+use crate::findings::{self, COLUMNS, Finding, Status};
+use crate::model::Extract;
+use crate::rules::Rule;
+use crate::source::{Ingest, Rejected};
+use crate::text::spreadsheet_safe;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+/// Everything the writers need about one run.
+pub struct RunRecord<'a> {
+    pub ingest: &'a Ingest,
+    pub rules: &'a [&'a Rule],
+    pub rule_files: &'a BTreeMap<String, String>,
+    pub not_assessed: &'a [NotAssessed],
+    pub findings: &'a [Finding],
+    pub as_of: chrono::NaiveDate,
+    pub period: (Option<chrono::NaiveDate>, Option<chrono::NaiveDate>),
+    pub look_ahead_days: u32,
+    pub profile: &'a str,
+    pub command_line: Vec<String>,
+    pub service: &'a str,
+}
+
+impl RunRecord<'_> {
+    pub fn extract(&self) -> &Extract {
+        &self.ingest.extract
+    }
+
+    pub fn status_counts(&self) -> BTreeMap<&'static str, u64> {
+        let mut counts: BTreeMap<&'static str, u64> =
+            Status::ALL.iter().map(|s| (s.name(), 0)).collect();
+        for f in self.findings {
+            *counts
+                .get_mut(f.status.name())
+                .expect("every status counted") += 1;
+        }
+        counts
+    }
+}
+
+pub fn create(path: &Path) -> std::io::Result<BufWriter<File>> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    Ok(BufWriter::with_capacity(1 << 20, options.open(path)?))
+}
+
+/// findings.csv: the fixed columns, spreadsheet-safe cells.
+pub fn write_findings_csv(path: &Path, run: &RunRecord) -> std::io::Result<()> {
+    let mut writer = csv::Writer::from_writer(create(path)?);
+    writer.write_record(COLUMNS)?;
+    for f in run.findings {
+        let row = findings::row(f, run.rules, run.extract());
+        writer.write_record(row.iter().map(|cell| spreadsheet_safe(cell).into_owned()))?;
+    }
+    writer.into_inner().map_err(|e| e.into_error())?.flush()
+}
+
+/// findings.json: the same rows, values exactly as found; empty = null,
+/// overdue_days a number.
+pub fn write_findings_json(path: &Path, run: &RunRecord) -> std::io::Result<()> {
+    let mut out = create(path)?;
+    out.write_all(b"[")?;
+    for (i, f) in run.findings.iter().enumerate() {
+        let row = findings::row(f, run.rules, run.extract());
+        let mut object = serde_json::Map::new();
+        for (name, value) in COLUMNS.iter().zip(row) {
+            let value = match (*name, value.is_empty()) {
+                (_, true) => serde_json::Value::Null,
+                ("overdue_days", false) => {
+                    serde_json::Value::from(value.parse::<i64>().expect("overdue_days is a number"))
+                }
+                (_, false) => serde_json::Value::String(value),
+            };
+            object.insert(name.to_string(), value);
+        }
+        out.write_all(if i == 0 { b"\n" } else { b",\n" })?;
+        serde_json::to_writer(&mut out, &object)?;
+    }
+    out.write_all(if run.findings.is_empty() {
+        b"]\n"
+    } else {
+        b"\n]\n"
+    })?;
+    out.flush()
+}
+
+/// rejected.csv: file, line, column, value, reason.
+pub fn write_rejected_csv(path: &Path, rejected: &[Rejected]) -> std::io::Result<()> {
+    let mut writer = csv::Writer::from_writer(create(path)?);
+    writer.write_record(["file", "line", "column", "value", "reason"])?;
+    for r in rejected {
+        let line = r.line.to_string();
+        writer.write_record(
+            [r.file.as_str(), &line, &r.column, &r.value, &r.reason]
+                .map(|c| spreadsheet_safe(c).into_owned()),
+        )?;
+    }
+    writer.into_inner().map_err(|e| e.into_error())?.flush()
+}
+
+#[derive(Serialize)]
+struct Manifest<'a> {
+    as_of: String,
+    period: Period,
+    profile: &'a str,
+    tool_version: &'static str,
+    command_line: &'a [String],
+    rules: &'a BTreeMap<String, String>,
+    inputs: &'a BTreeMap<String, crate::source::FileReport>,
+    ignored_files: &'a [String],
+    not_assessed: &'a [NotAssessed],
+    findings: BTreeMap<&'static str, u64>,
+    service: &'a str,
+    look_ahead_days: u32,
+    rules_assessed: Vec<RuleSummary>,
+    warning_lines: Vec<WarningLine<'a>>,
+    warning_lines_count: usize,
+}
+
+#[derive(Serialize)]
+struct Period {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+#[derive(Serialize)]
+struct RuleSummary {
+    code: String,
+    title: String,
+    citation: String,
+    kind: &'static str,
+    parameters: BTreeMap<&'static str, String>,
+}
+
+#[derive(Serialize)]
+struct WarningLine<'a> {
+    file: &'a str,
+    line: u64,
+    kind: &'a str,
+    detail: &'a str,
+}
+
+/// How many warning lines the manifest lists (all are counted).
+const MANIFEST_WARNING_LINES: usize = 10_000;
+
+pub fn write_manifest(path: &Path, run: &RunRecord) -> std::io::Result<()> {
+    let manifest = Manifest {
+        as_of: run.as_of.to_string(),
+        period: Period {
+            from: run.period.0.map(|d| d.to_string()),
+            to: run.period.1.map(|d| d.to_string()),
+        },
+        profile: run.profile,
+        tool_version: env!("CARGO_PKG_VERSION"),
+        command_line: &run.command_line,
+        rules: run.rule_files,
+        inputs: &run.ingest.files,
+        ignored_files: &run.ingest.ignored_files,
+        not_assessed: run.not_assessed,
+        findings: run.status_counts(),
+        service: run.service,
+        look_ahead_days: run.look_ahead_days,
+        rules_assessed: run
+            .rules
+            .iter()
+            .map(|r| RuleSummary {
+                code: r.code.clone(),
+                title: r.title.clone(),
+                citation: r.citation.clone(),
+                kind: r.kind.name(),
+                parameters: r.kind.parameters().into_iter().collect(),
+            })
+            .collect(),
+        warning_lines: run
+            .ingest
+            .warnings
+            .iter()
+            .take(MANIFEST_WARNING_LINES)
+            .map(|w| WarningLine {
+                file: &w.file,
+                line: w.line,
+                kind: w.kind,
+                detail: &w.detail,
+            })
+            .collect(),
+        warning_lines_count: run.ingest.warnings.len(),
+    };
+    let mut out = create(path)?;
+    serde_json::to_writer_pretty(&mut out, &manifest)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+/// Writes every output file into `folder` (which must exist and be empty).
+pub fn write_all(folder: &Path, run: &RunRecord) -> std::io::Result<()> {
+    write_findings_csv(&folder.join("findings.csv"), run)?;
+    write_findings_json(&folder.join("findings.json"), run)?;
+    write_rejected_csv(&folder.join("rejected.csv"), &run.ingest.rejected)?;
+    write_manifest(&folder.join("manifest.json"), run)?;
+    report::write_index(&folder.join("index.html"), run)
+}

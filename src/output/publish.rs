@@ -1,0 +1,140 @@
+//! Publishing a run's folder so that nobody ever sees half a report.
+//!
+//! A run takes the reports folder's lock (`.yjaudit.lock`, an OS file lock,
+//! so a killed run never leaves a stale lock), writes everything into a
+//! hidden temporary folder beside the target, and only then renames it into
+//! place and moves the `latest` pointer. Files and folders are created
+//! readable by the owner only.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error(
+        "another yjaudit run holds the lock on {0}; wait for it to finish (the lock is released when that process ends)"
+    )]
+    Locked(PathBuf),
+    #[error("cannot write {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> PublishError + '_ {
+    move |source| PublishError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Creates a folder readable by the owner only.
+pub fn create_private_dir(path: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path)
+}
+
+/// Holds the reports folder's lock for as long as it lives.
+pub struct Lock {
+    _file: fs::File,
+}
+
+impl Lock {
+    pub fn acquire(reports: &Path) -> Result<Lock, PublishError> {
+        let path = reports.join(".yjaudit.lock");
+        let mut options = fs::OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(&path).map_err(io_error(&path))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Lock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) => Err(PublishError::Locked(reports.to_path_buf())),
+            Err(fs::TryLockError::Error(e)) => Err(io_error(&path)(e)),
+        }
+    }
+}
+
+/// Writes a run's output into `out` atomically: `write` fills a fresh
+/// temporary folder; only if it succeeds does that folder replace `out`.
+pub fn publish(
+    out: &Path,
+    write: impl FnOnce(&Path) -> io::Result<()>,
+) -> Result<(), PublishError> {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "report".into());
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    create_private_dir(&parent).map_err(io_error(&parent))?;
+    let _lock = Lock::acquire(&parent)?;
+    remove_leftovers(&parent, &name);
+    let temporary = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    let mut builder = fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(&temporary).map_err(io_error(&temporary))?;
+    if let Err(e) = write(&temporary) {
+        let _ = fs::remove_dir_all(&temporary);
+        return Err(io_error(out)(e));
+    }
+    if let Ok(test_hook) = std::env::var("YJAUDIT_TEST_FAIL_BEFORE_PUBLISH") {
+        if !test_hook.is_empty() {
+            // Lets tests show that a run dying here leaves the old report intact.
+            std::process::abort();
+        }
+    }
+    let previous = parent.join(format!(".{name}.old-{}", std::process::id()));
+    let had_previous = out.exists();
+    if had_previous {
+        fs::rename(out, &previous).map_err(io_error(out))?;
+    }
+    if let Err(e) = fs::rename(&temporary, out) {
+        if had_previous {
+            let _ = fs::rename(&previous, out);
+        }
+        return Err(io_error(out)(e));
+    }
+    if had_previous {
+        let _ = fs::remove_dir_all(&previous);
+    }
+    point_latest(&parent, &name);
+    Ok(())
+}
+
+/// Removes temporary and replaced folders left by killed runs (we hold the
+/// lock, so no other run is writing them).
+fn remove_leftovers(parent: &Path, name: &str) {
+    let prefixes = [format!(".{name}.tmp-"), format!(".{name}.old-")];
+    if let Ok(entries) = fs::read_dir(parent) {
+        for entry in entries.flatten() {
+            let entry_name = entry.file_name().to_string_lossy().into_owned();
+            if prefixes.iter().any(|p| entry_name.starts_with(p.as_str())) {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+}
+
+/// Moves the `latest` symlink to the folder just published.
+fn point_latest(parent: &Path, name: &str) {
+    #[cfg(unix)]
+    {
+        let staged = parent.join(format!(".latest.tmp-{}", std::process::id()));
+        let _ = fs::remove_file(&staged);
+        if std::os::unix::fs::symlink(name, &staged).is_ok()
+            && fs::rename(&staged, parent.join("latest")).is_err()
+        {
+            let _ = fs::remove_file(&staged);
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = fs::write(parent.join("latest"), name);
+    }
+}

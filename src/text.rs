@@ -1,0 +1,86 @@
+//! Echoing input text safely: in messages, rejected.csv and spreadsheets.
+
+/// Longest echo of an input value, in characters.
+pub const MAX_ECHO_CHARS: usize = 200;
+
+/// Escapes control characters (`\x1b`) and cuts long values with `…`, so a
+/// hostile cell can neither drive a terminal nor flood a log.
+pub fn escape_value(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_ECHO_CHARS + 8));
+    for (count, c) in text.chars().enumerate() {
+        if count == MAX_ECHO_CHARS {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A spreadsheet would read a cell starting with these as a formula.
+pub fn needs_formula_guard(cell: &str) -> bool {
+    matches!(
+        cell.as_bytes().first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+    )
+}
+
+/// The cell as written to a CSV meant for spreadsheets: a leading `'` makes
+/// a would-be formula plain text (contract section 7).
+pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    if needs_formula_guard(cell) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
+}
+
+/// The nearest valid name to a misspelt one, for "did you mean" hints.
+pub fn nearest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| {
+            (
+                strsim::jaro_winkler(&wrong.to_ascii_lowercase(), &c.to_ascii_lowercase()),
+                c,
+            )
+        })
+        .filter(|(score, _)| *score > 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_long_values_cut() {
+        assert_eq!(escape_value("a\x1b[31mb"), "a\\x1b[31mb");
+        let long = "x".repeat(500);
+        let echoed = escape_value(&long);
+        assert_eq!(echoed.chars().count(), MAX_ECHO_CHARS + 1);
+        assert!(echoed.ends_with('…'));
+    }
+
+    #[test]
+    fn formulas_are_neutralised() {
+        for cell in ["=1+1", "+44", "-2", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(spreadsheet_safe(cell).starts_with('\''), "{cell:?}");
+        }
+        assert_eq!(spreadsheet_safe("CMM001"), "CMM001");
+    }
+
+    #[test]
+    fn suggests_near_names() {
+        assert_eq!(
+            nearest("withn", ["within", "events", "except"]),
+            Some("within")
+        );
+        assert_eq!(nearest("zzz", ["within"]), None);
+    }
+}

@@ -1,0 +1,455 @@
+//! Moments, dues and the time semantics of contract section 3.
+//!
+//! Case systems export a mix of bare dates and local date-times, and that
+//! difference changes how a deadline is judged: a recording due "within 48
+//! hours" of a bare-dated meeting can only be compared by date. A [`Moment`]
+//! therefore keeps the local wall-clock time *and* whether the source gave a
+//! time at all. Elapsed-hour arithmetic goes through UTC with the Europe/London
+//! rules, so 48 hours across the March change ends an hour later on the clock.
+
+use chrono::{Datelike, Days, Months, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike};
+use chrono_tz::Europe::London;
+use std::cmp::Ordering;
+use std::fmt;
+
+/// Earliest date accepted from an extract (contract section 7).
+pub const FIRST_DATE: NaiveDate = NaiveDate::from_ymd_opt(1990, 1, 1).unwrap();
+/// Latest date accepted from an extract.
+pub const LAST_DATE: NaiveDate = NaiveDate::from_ymd_opt(2100, 12, 31).unwrap();
+
+/// A point on the local (Europe/London) wall clock, as written in the extract.
+///
+/// A bare date is held as 00:00 that day with `bare` set: that is its place
+/// in the section 5 event order, and `bare` tells rules to compare by date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Moment {
+    pub at: NaiveDateTime,
+    pub bare: bool,
+}
+
+impl Moment {
+    pub fn date_only(date: NaiveDate) -> Moment {
+        Moment {
+            at: date.and_time(NaiveTime::MIN),
+            bare: true,
+        }
+    }
+
+    pub fn timed(at: NaiveDateTime) -> Moment {
+        Moment { at, bare: false }
+    }
+
+    pub fn date(self) -> NaiveDate {
+        self.at.date()
+    }
+
+    /// This moment as a UTC instant (seconds), for elapsed-time comparison.
+    pub fn utc_seconds(self) -> i64 {
+        local_to_utc_seconds(self.at)
+    }
+
+    /// "At or after" per contract section 6: by date when either is bare.
+    pub fn at_or_after(self, other: Moment) -> bool {
+        if self.bare || other.bare {
+            self.date() >= other.date()
+        } else {
+            self.at >= other.at
+        }
+    }
+
+    /// "Strictly before" per contract section 6: by date when either is bare.
+    pub fn strictly_before(self, other: Moment) -> bool {
+        if self.bare || other.bare {
+            self.date() < other.date()
+        } else {
+            self.at < other.at
+        }
+    }
+
+    /// Section 5 order key: a bare date counts as 00:00.
+    pub fn order_key(self) -> NaiveDateTime {
+        self.at
+    }
+}
+
+impl fmt::Display for Moment {
+    /// `YYYY-MM-DD` for a bare date, else `YYYY-MM-DDTHH:MM` with `:SS` only
+    /// when the seconds are not zero (contract section 5).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.bare {
+            write!(f, "{}", self.at.date().format("%Y-%m-%d"))
+        } else {
+            write_date_time(f, self.at)
+        }
+    }
+}
+
+fn write_date_time(f: &mut fmt::Formatter<'_>, at: NaiveDateTime) -> fmt::Result {
+    if at.second() == 0 {
+        write!(f, "{}", at.format("%Y-%m-%dT%H:%M"))
+    } else {
+        write!(f, "{}", at.format("%Y-%m-%dT%H:%M:%S"))
+    }
+}
+
+/// When an obligation falls due: the end of a date, or an exact local moment
+/// (only for elapsed-hour rules where both sides carry a time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Due {
+    Date(NaiveDate),
+    At(NaiveDateTime),
+}
+
+impl Due {
+    /// The local date used for status and day counts.
+    pub fn date(self) -> NaiveDate {
+        match self {
+            Due::Date(d) => d,
+            Due::At(at) => at.date(),
+        }
+    }
+
+    /// The last local moment that still counts as on time: the due time
+    /// itself, or 23:59:59 of a due date (used for attribution).
+    pub fn last_moment(self) -> NaiveDateTime {
+        match self {
+            Due::Date(d) => d.and_hms_opt(23, 59, 59).unwrap(),
+            Due::At(at) => at,
+        }
+    }
+
+    /// Whether an answer at `done` meets this due (section 5: by date when
+    /// either side is a bare date; elapsed time otherwise).
+    pub fn is_met_by(self, done: Moment) -> bool {
+        match self {
+            Due::Date(d) => done.date() <= d,
+            Due::At(_) if done.bare => done.date() <= self.date(),
+            Due::At(at) => done.utc_seconds() <= local_to_utc_seconds(at),
+        }
+    }
+}
+
+impl fmt::Display for Due {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Due::Date(d) => write!(f, "{}", d.format("%Y-%m-%d")),
+            Due::At(at) => write_date_time(f, at),
+        }
+    }
+}
+
+/// Local Europe/London wall-clock time to UTC seconds. A time in the spring
+/// gap is read as GMT; an ambiguous autumn time as its first (BST)
+/// occurrence (contract section 5).
+pub fn local_to_utc_seconds(local: NaiveDateTime) -> i64 {
+    match London.from_local_datetime(&local) {
+        chrono::LocalResult::Single(t) => t.timestamp(),
+        chrono::LocalResult::Ambiguous(first, _) => first.timestamp(),
+        chrono::LocalResult::None => local.and_utc().timestamp(),
+    }
+}
+
+/// UTC seconds to Europe/London wall-clock time.
+pub fn utc_seconds_to_local(seconds: i64) -> NaiveDateTime {
+    let utc =
+        chrono::DateTime::from_timestamp(seconds, 0).expect("timestamp within chrono's range");
+    utc.with_timezone(&London).naive_local()
+}
+
+/// A time limit as a policy states it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Span {
+    /// Elapsed hours (clock changes count).
+    Hours(u32),
+    /// Calendar days (a week is 7).
+    Days(u32),
+    /// Same day N months later, clamped to the month's end.
+    Months(u32),
+    /// Monday to Friday except bank holidays and closure days.
+    WorkingDays(u32),
+}
+
+impl Span {
+    /// Parses "48 hours", "10 working days", "6 weeks", "1 month".
+    pub fn parse(text: &str) -> Result<Span, String> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let (number, unit) = match words.as_slice() {
+            [n, unit] => (*n, unit.to_ascii_lowercase()),
+            [n, w, d] => (
+                *n,
+                format!("{} {}", w.to_ascii_lowercase(), d.to_ascii_lowercase()),
+            ),
+            _ => {
+                return Err(format!(
+                    "expected a number and a unit such as \"48 hours\" or \"10 working days\", found \"{text}\""
+                ));
+            }
+        };
+        let n: u32 = number
+            .parse()
+            .map_err(|_| format!("\"{number}\" is not a whole number (in \"{text}\")"))?;
+        if n > 10_000 {
+            return Err(format!("{n} is too long a time limit (in \"{text}\")"));
+        }
+        match unit.as_str() {
+            "hour" | "hours" => Ok(Span::Hours(n)),
+            "day" | "days" | "calendar day" | "calendar days" => Ok(Span::Days(n)),
+            "week" | "weeks" => Ok(Span::Days(n * 7)),
+            "month" | "months" => Ok(Span::Months(n)),
+            "working day" | "working days" => Ok(Span::WorkingDays(n)),
+            other => Err(format!(
+                "unknown unit \"{other}\" in \"{text}\": use hours, days, weeks, months or working days"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plural = |n: u32| if n == 1 { "" } else { "s" };
+        match *self {
+            Span::Hours(n) => write!(f, "{n} hour{}", plural(n)),
+            Span::Days(n) if n % 7 == 0 && n > 0 => write!(f, "{} week{}", n / 7, plural(n / 7)),
+            Span::Days(n) => write!(f, "{n} day{}", plural(n)),
+            Span::Months(n) => write!(f, "{n} month{}", plural(n)),
+            Span::WorkingDays(n) => write!(f, "{n} working day{}", plural(n)),
+        }
+    }
+}
+
+/// `date` plus N calendar days (None past chrono's range).
+pub fn add_days(date: NaiveDate, days: u32) -> Option<NaiveDate> {
+    date.checked_add_days(Days::new(days as u64))
+}
+
+/// Same day N months later, clamped to the month's last day.
+pub fn add_months(date: NaiveDate, months: u32) -> Option<NaiveDate> {
+    date.checked_add_months(Months::new(months))
+}
+
+/// Elapsed hours after a local moment, shown on the local clock.
+pub fn add_elapsed_hours(local: NaiveDateTime, hours: i64) -> NaiveDateTime {
+    utc_seconds_to_local(local_to_utc_seconds(local) + hours * 3600)
+}
+
+/// Why a date or date-time value was not accepted. The display strings are
+/// the reason tokens of contract section 7.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DateError {
+    Invalid,
+    OutOfRange,
+    NotLocalTime,
+}
+
+impl DateError {
+    pub fn token(self, expected_time: bool) -> &'static str {
+        match self {
+            DateError::Invalid if expected_time => "invalid date-time",
+            DateError::Invalid => "invalid date",
+            DateError::OutOfRange => "date out of range",
+            DateError::NotLocalTime => "not local time",
+        }
+    }
+}
+
+fn digits(bytes: &[u8]) -> Option<u32> {
+    if bytes.is_empty() || !bytes.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(bytes.iter().fold(0u32, |n, b| n * 10 + u32::from(b - b'0')))
+}
+
+/// Parses exactly `YYYY-MM-DD` (chrono's own parser is lenient about width
+/// and signs, so the shape is checked here and chrono validates the day).
+pub fn parse_date(text: &str) -> Result<NaiveDate, DateError> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return Err(DateError::Invalid);
+    }
+    let (Some(y), Some(m), Some(d)) = (digits(&b[0..4]), digits(&b[5..7]), digits(&b[8..10]))
+    else {
+        return Err(DateError::Invalid);
+    };
+    let date = NaiveDate::from_ymd_opt(y as i32, m, d).ok_or(DateError::Invalid)?;
+    if !(FIRST_DATE..=LAST_DATE).contains(&date) {
+        return Err(DateError::OutOfRange);
+    }
+    Ok(date)
+}
+
+/// Parses a date-time column: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS[.fff]]` or
+/// the same with a space for `T`. Zone designators are refused: the contract
+/// wants local time, and guessing a conversion would move deadlines.
+pub fn parse_moment(text: &str) -> Result<Moment, DateError> {
+    if text.len() <= 10 {
+        return parse_date(text).map(Moment::date_only);
+    }
+    let b = text.as_bytes();
+    if !text.is_char_boundary(10) || (b[10] != b'T' && b[10] != b' ' && b[10] != b't') {
+        return Err(DateError::Invalid);
+    }
+    let date = parse_date(&text[..10]);
+    let rest = &b[11..];
+    if rest.len() < 5 || rest[2] != b':' {
+        return Err(DateError::Invalid);
+    }
+    let (Some(hour), Some(minute)) = (digits(&rest[0..2]), digits(&rest[3..5])) else {
+        return Err(DateError::Invalid);
+    };
+    let mut second = 0;
+    let mut tail = &rest[5..];
+    if tail.len() >= 3 && tail[0] == b':' {
+        second = digits(&tail[1..3]).ok_or(DateError::Invalid)?;
+        tail = &tail[3..];
+        if tail.first() == Some(&b'.') {
+            let fraction = tail[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+            if fraction == 0 {
+                return Err(DateError::Invalid);
+            }
+            tail = &tail[1 + fraction..];
+        }
+    }
+    if !tail.is_empty() {
+        return Err(if is_zone_designator(tail) {
+            DateError::NotLocalTime
+        } else {
+            DateError::Invalid
+        });
+    }
+    let time = NaiveTime::from_hms_opt(hour, minute, second).ok_or(DateError::Invalid)?;
+    Ok(Moment::timed(date?.and_time(time)))
+}
+
+/// `Z`, `+01:00`, `+0100`, `-05`, ` BST`, `UTC` and the like.
+fn is_zone_designator(tail: &[u8]) -> bool {
+    let tail = tail.strip_prefix(b" ").unwrap_or(tail);
+    match tail {
+        [b'Z' | b'z'] => true,
+        [b'+' | b'-', rest @ ..] => {
+            let digits_only: Vec<u8> = rest.iter().copied().filter(|c| *c != b':').collect();
+            matches!(digits_only.len(), 2 | 4) && digits_only.iter().all(u8::is_ascii_digit)
+        }
+        letters => (1..=5).contains(&letters.len()) && letters.iter().all(u8::is_ascii_alphabetic),
+    }
+}
+
+/// Calendar days from `from` to `to` (negative when `to` is earlier).
+pub fn days_between(from: NaiveDate, to: NaiveDate) -> i64 {
+    to.signed_duration_since(from).num_days()
+}
+
+/// Compare two moments in section 5 order (bare = 00:00), ignoring ids.
+pub fn order(a: Moment, b: Moment) -> Ordering {
+    a.at.cmp(&b.at)
+}
+
+/// Year of a date, for calendar tables.
+pub fn year(date: NaiveDate) -> i32 {
+    date.year()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dt(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").unwrap()
+    }
+
+    #[test]
+    fn parses_the_contract_shapes() {
+        assert_eq!(
+            parse_moment("2024-03-05").unwrap().to_string(),
+            "2024-03-05"
+        );
+        assert_eq!(
+            parse_moment("2024-03-05T09:30").unwrap().to_string(),
+            "2024-03-05T09:30"
+        );
+        assert_eq!(
+            parse_moment("2024-03-05 09:30:00").unwrap().to_string(),
+            "2024-03-05T09:30"
+        );
+        assert_eq!(
+            parse_moment("2024-03-05 09:30:07.250").unwrap().to_string(),
+            "2024-03-05T09:30:07"
+        );
+    }
+
+    #[test]
+    fn refuses_lenient_and_zoned_values() {
+        for bad in [
+            "2024-1-5",
+            " 2024-01-05",
+            "+2024-01-05",
+            "2024-01-0510:00",
+            "2024-02-30",
+            "2024-01-05T25:00",
+            "05/01/2024",
+            "2024-01-05T10:00x",
+        ] {
+            assert_eq!(parse_moment(bad), Err(DateError::Invalid), "{bad}");
+        }
+        for zoned in [
+            "2024-01-05T10:00Z",
+            "2024-01-05T10:00+01:00",
+            "2024-01-05T10:00+0100",
+            "2024-01-05 10:00 BST",
+        ] {
+            assert_eq!(parse_moment(zoned), Err(DateError::NotLocalTime), "{zoned}");
+        }
+        assert_eq!(parse_date("1989-12-31"), Err(DateError::OutOfRange));
+        assert_eq!(parse_date("2999-01-01"), Err(DateError::OutOfRange));
+        assert!(parse_date("2100-12-31").is_ok());
+    }
+
+    #[test]
+    fn forty_eight_hours_across_the_march_change_ends_an_hour_later() {
+        // Clocks went forward at 01:00 GMT on Sunday 31 March 2024.
+        assert_eq!(
+            add_elapsed_hours(dt("2024-03-30T10:00"), 48),
+            dt("2024-04-01T11:00")
+        );
+        // And back at 02:00 BST on Sunday 27 October 2024.
+        assert_eq!(
+            add_elapsed_hours(dt("2024-10-26T10:00"), 48),
+            dt("2024-10-28T09:00")
+        );
+        assert_eq!(
+            add_elapsed_hours(dt("2024-06-01T10:00"), 48),
+            dt("2024-06-03T10:00")
+        );
+    }
+
+    #[test]
+    fn gap_times_read_as_gmt_and_ambiguous_times_as_bst() {
+        // 01:30 on 31 March 2024 does not exist: read as 01:30 GMT.
+        assert_eq!(
+            local_to_utc_seconds(dt("2024-03-31T01:30")),
+            dt("2024-03-31T01:30").and_utc().timestamp()
+        );
+        // 01:30 on 27 October 2024 happens twice: the first is 00:30 UTC.
+        assert_eq!(
+            local_to_utc_seconds(dt("2024-10-27T01:30")),
+            dt("2024-10-27T00:30").and_utc().timestamp()
+        );
+    }
+
+    #[test]
+    fn months_clamp_to_the_month_end() {
+        let d = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(add_months(d("2024-11-30"), 3), Some(d("2025-02-28")));
+        assert_eq!(add_months(d("2023-11-30"), 3), Some(d("2024-02-29")));
+        assert_eq!(add_months(d("2024-01-31"), 1), Some(d("2024-02-29")));
+    }
+
+    #[test]
+    fn spans_read_like_policy_text() {
+        assert_eq!(Span::parse("48 hours"), Ok(Span::Hours(48)));
+        assert_eq!(Span::parse("10 working days"), Ok(Span::WorkingDays(10)));
+        assert_eq!(Span::parse("11 weeks"), Ok(Span::Days(77)));
+        assert_eq!(Span::parse("3 months"), Ok(Span::Months(3)));
+        assert!(Span::parse("3 fortnights").is_err());
+        assert_eq!(Span::Days(42).to_string(), "6 weeks");
+    }
+}
