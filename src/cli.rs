@@ -54,6 +54,30 @@ enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Write a synthetic canonical extract (seeded, reproducible) for trials and benchmarks.
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+struct GenerateArgs {
+    /// Number of cases (about 20 events each).
+    #[arg(long, default_value_t = 1000)]
+    cases: usize,
+    /// Number of workers [default: one per 12 cases].
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Seed: the same seed and sizes give byte-identical files.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The extract's date; nothing happens after it [default: today].
+    #[arg(long, value_name = "DATE", value_parser = parse_date_arg)]
+    as_of: Option<chrono::NaiveDate>,
+    /// Days of history before the as-of date in which cases open.
+    #[arg(long, default_value_t = 548)]
+    history_days: u64,
+    /// Folder to write the five CSV files into.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -183,6 +207,17 @@ fn execute(command: Command, command_line: Vec<String>) -> Result<(), Failure> {
     match command {
         Command::Run(args) => run(args, command_line),
         Command::Check(args) => check(args),
+        Command::Generate(args) => {
+            let spec = crate::generate::Spec {
+                cases: args.cases,
+                seed: args.seed,
+                as_of: args.as_of.unwrap_or_else(today_in_london),
+                history_days: args.history_days.clamp(30, 36_500),
+                workers: args.workers,
+            };
+            crate::generate::generate(&spec, &args.out)
+                .map_err(|e| Failure::Output(format!("cannot write {}: {e}", args.out.display())))
+        }
         Command::Rules {
             command: RulesCommand::List { format, rules },
         } => {

@@ -11,6 +11,7 @@ pub mod calendar;
 pub mod cli;
 pub mod engine;
 pub mod findings;
+pub mod generate;
 pub mod kinds;
 pub mod model;
 pub mod output;
