@@ -329,7 +329,7 @@ fn is_zone_designator(tail: &[u8]) -> bool {
             let digits_only: Vec<u8> = rest.iter().copied().filter(|c| *c != b':').collect();
             matches!(digits_only.len(), 2 | 4) && digits_only.iter().all(u8::is_ascii_digit)
         }
-        letters => (1..=5).contains(&letters.len()) && letters.iter().all(u8::is_ascii_alphabetic),
+        letters => (2..=5).contains(&letters.len()) && letters.iter().all(u8::is_ascii_alphabetic),
     }
 }
 

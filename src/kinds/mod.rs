@@ -130,6 +130,7 @@ impl Problems {
     /// Event names, `prefix.*` patterns allowed, with suggestions for typos.
     pub fn events(&mut self, spec: &EventsSpec) -> EventSet {
         let mut set = EventSet::default();
+        let known_before = self.0.len();
         for name in &spec.types {
             for t in self.expand(name) {
                 set.insert(t);
@@ -140,7 +141,7 @@ impl Problems {
                 set.remove(t);
             }
         }
-        if set.is_empty() && !spec.types.is_empty() {
+        if set.is_empty() && !spec.types.is_empty() && self.0.len() == known_before {
             self.add(spec.types[0].span(), "this list matches no event type");
         }
         set

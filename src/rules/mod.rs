@@ -306,7 +306,7 @@ within = "10 working days"
     fn unknown_keys_are_located_and_corrected() {
         let problems = problems_of(&GOOD.replace("within =", "withn ="));
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(problems[0].starts_with("X.toml:10:1:"), "{}", problems[0]);
+        assert!(problems[0].starts_with("X.toml:12:1:"), "{}", problems[0]);
         assert!(
             problems[0].contains("did you mean `within`?"),
             "{}",
@@ -318,7 +318,7 @@ within = "10 working days"
     fn unknown_event_types_are_located_and_corrected() {
         let problems = problems_of(&GOOD.replace("\"cmm.compliance\"", "\"cmm.complaince\""));
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(problems[0].starts_with("X.toml:12:"), "{}", problems[0]);
+        assert!(problems[0].starts_with("X.toml:11:21:"), "{}", problems[0]);
         assert!(
             problems[0].contains("did you mean `cmm.compliance`?"),
             "{}",
