@@ -417,6 +417,9 @@ pub fn explain(rule: &crate::rules::Rule, format: Format) -> String {
     text += &format!("Source: {} ({})\n", rule.policy, rule.citation);
     text += &format!("Policy text: \"{}\"\n\n", rule.quote.trim());
     text += &format!("{}\n\n", rule.explanation.trim());
+    if !rule.applies_to.is_everything() {
+        text += &format!("Applies to: {}.\n\n", rule.applies_to.describe());
+    }
     text += "How it is judged:\n";
     for line in rule.kind.describe() {
         text += &format!("  - {line}\n");

@@ -54,6 +54,11 @@ pub fn evaluate(rules: &[&Rule], ctx: &Context) -> Vec<(u16, Obligation)> {
         let mut found = Vec::new();
         let mut scratch = Vec::new();
         for (index, rule) in rules.iter().enumerate() {
+            if let Unit::Case(case) = unit {
+                if !rule.applies_to.admits(&ctx.extract.cases[case as usize]) {
+                    continue;
+                }
+            }
             rule.kind.evaluate(ctx, unit, &mut scratch);
             found.extend(scratch.drain(..).map(|o| (index as u16, o)));
         }

@@ -7,8 +7,9 @@
 //! done event empty with done_at = closed_on.
 
 use super::deadline::first_at_or_after;
-use super::{Context, EventsSpec, Obligation, Problems, Unit, counting, event_list};
-use crate::model::{Event, EventIdx, EventSet};
+use super::select::{EventsSpec, Selector};
+use super::{Context, Obligation, Problems, Unit, counting};
+use crate::model::{Event, EventIdx};
 use crate::time::{Moment, Span};
 use serde::Deserialize;
 use toml::Spanned;
@@ -16,8 +17,8 @@ use toml::Spanned;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
-    pub start: EventsSpec,
-    pub end: EventsSpec,
+    pub start: Spanned<EventsSpec>,
+    pub end: Spanned<EventsSpec>,
     /// Whether closing the case ends the state.
     #[serde(default)]
     pub closure_ends: bool,
@@ -26,16 +27,16 @@ pub struct Spec {
 
 #[derive(Debug)]
 pub struct Duration {
-    pub start: EventSet,
-    pub end: EventSet,
+    pub start: Selector,
+    pub end: Selector,
     pub closure_ends: bool,
     pub within: Span,
 }
 
 impl Duration {
     pub fn compile(spec: &Spec, problems: &mut Problems) -> Option<Duration> {
-        let start = problems.events(&spec.start);
-        let end = problems.events(&spec.end);
+        let start = problems.plain_selector(&spec.start);
+        let end = problems.plain_selector(&spec.end);
         let within = problems.span(&spec.within)?;
         Some(Duration {
             start,
@@ -51,11 +52,13 @@ impl Duration {
             .closed_on
             .filter(|_| self.closure_ends);
         let events = ctx.case_events(case);
+        let record = Some(&ctx.extract.cases[case as usize]);
+        let none = Default::default();
         let ends: Vec<(EventIdx, &Event)> = events
             .clone()
-            .filter(|(_, e)| self.end.contains(e.kind))
+            .filter(|(_, e)| self.end.matches(e, record, &none))
             .collect();
-        for (index, start) in events.filter(|(_, e)| self.start.contains(e.kind)) {
+        for (index, start) in events.filter(|(_, e)| self.start.matches(e, record, &none)) {
             let ended_by_event = first_at_or_after(&ends, start.occurred);
             let (done_event, done_at) = match (ended_by_event, closed_on) {
                 (Some((_, e)), Some(closed)) if e.occurred.date() > closed => {
@@ -84,10 +87,10 @@ impl Duration {
             ""
         };
         vec![
-            format!("Starts: each {} on a case.", event_list(self.start)),
+            format!("Starts: each {} on a case.", self.start.describe()),
             format!(
                 "Ends: the first {} at or after it{closure}; it must end within {} of the start date.",
-                event_list(self.end),
+                self.end.describe(),
                 self.within
             ),
             format!(
@@ -99,8 +102,8 @@ impl Duration {
 
     pub fn parameters(&self) -> Vec<(&'static str, String)> {
         vec![
-            ("start", self.start.names().join(", ")),
-            ("end", self.end.names().join(", ")),
+            ("start", self.start.types.names().join(", ")),
+            ("end", self.end.types.names().join(", ")),
             ("closure_ends", self.closure_ends.to_string()),
             ("within", self.within.to_string()),
         ]

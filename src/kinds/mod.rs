@@ -11,11 +11,12 @@ pub mod deadline;
 pub mod duration;
 pub mod recorded;
 pub mod recurring;
+pub mod select;
 
 use crate::calendar::Calendar;
 use crate::model::{CaseIdx, Event, EventIdx, EventSet, EventType, Extract, WorkerIdx};
 use crate::time::{Due, Moment, Span, add_days, add_elapsed_hours, add_months};
-use serde::Deserialize;
+pub use select::EventsSpec;
 use std::ops::Range;
 use toml::Spanned;
 
@@ -97,15 +98,6 @@ pub struct Obligation {
     pub due: Due,
     pub done_event: Option<EventIdx>,
     pub done_at: Option<Moment>,
-}
-
-/// A rule file's choice of events: `{ types = ["cmm.*"], except = [...] }`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EventsSpec {
-    pub types: Vec<Spanned<String>>,
-    #[serde(default)]
-    pub except: Vec<Spanned<String>>,
 }
 
 /// Problems found while validating a rule file, each with its byte span.
@@ -206,7 +198,9 @@ impl Kind {
     pub fn needs(&self) -> &'static [&'static str] {
         match self {
             Kind::Recurring(k) => k.needs(),
-            _ => &[],
+            Kind::Deadline(k) => k.needs(),
+            Kind::Before(k) => k.needs(),
+            Kind::Recorded(_) | Kind::Duration(_) => &[],
         }
     }
 

@@ -5,8 +5,9 @@
 //! case finding; an event with no case is worker-level, owed by the event's
 //! worker.
 
-use super::{Context, EventsSpec, Obligation, Problems, Unit, counting, event_list};
-use crate::model::{Event, EventIdx, EventSet};
+use super::select::{EventsSpec, Selector};
+use super::{Context, Obligation, Problems, Unit, counting};
+use crate::model::{Event, EventIdx};
 use crate::time::Span;
 use serde::Deserialize;
 use toml::Spanned;
@@ -14,26 +15,27 @@ use toml::Spanned;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
-    pub events: EventsSpec,
+    pub events: Spanned<EventsSpec>,
     pub within: Spanned<String>,
 }
 
 #[derive(Debug)]
 pub struct Recorded {
-    pub events: EventSet,
+    pub events: Selector,
     pub within: Span,
 }
 
 impl Recorded {
     pub fn compile(spec: &Spec, problems: &mut Problems) -> Option<Recorded> {
-        let events = problems.events(&spec.events);
+        let events = problems.plain_selector(&spec.events);
         let within = problems.span(&spec.within)?;
         Some(Recorded { events, within })
     }
 
     pub fn evaluate(&self, ctx: &Context, unit: Unit, out: &mut Vec<Obligation>) {
         let mut judge = |index: EventIdx, event: &Event, worker_level: bool| {
-            if !self.events.contains(event.kind) {
+            let case = event.case.map(|c| &ctx.extract.cases[c as usize]);
+            if !self.events.matches(event, case, &Default::default()) {
                 return;
             }
             out.push(Obligation {
@@ -55,7 +57,7 @@ impl Recorded {
 
     pub fn describe(&self) -> Vec<String> {
         vec![
-            format!("Starts: each {} event. It is met when the event's own recorded_at is no later than {} after its occurred_at.", event_list(self.events), self.within),
+            format!("Starts: each {} event. It is met when the event's own recorded_at is no later than {} after its occurred_at.", self.events.describe(), self.within),
             format!("Counted in {}.", counting(self.within)),
             "An event with no recorded_at is not done: overdue once its due date has passed. An event with a case_id is owed by the primary worker holding the case at the due time; one without a case_id by the event's own worker.".into(),
         ]
@@ -63,7 +65,7 @@ impl Recorded {
 
     pub fn parameters(&self) -> Vec<(&'static str, String)> {
         vec![
-            ("events", self.events.names().join(", ")),
+            ("events", self.events.types.names().join(", ")),
             ("within", self.within.to_string()),
         ]
     }

@@ -1,18 +1,26 @@
-//! **recurring**: while a condition holds, answering events at most a fixed
-//! time apart; the first is due that time after the condition starts.
+//! **recurring**: while a condition holds, answers at most a fixed time
+//! apart; the first is due that time after the condition starts.
 //!
-//! Two families of condition:
-//! - `risk` (CMM003, SUP005): the case's latest risk levels (each tracked
-//!   separately, the latest non-empty value of each) reach a threshold
-//!   while the case is open. An answer while it holds closes the open
-//!   obligation and opens the next; its own levels apply after it answers.
-//! - periods (SUP001 `holding_cases`): a worker's merged holding periods.
+//! Conditions (`while = ...`):
+//! - `risk` (CMM003, SUP005): the case's latest levels (each of `track`
+//!   kept separately) reach `at_least` while the case is open. An answer
+//!   while it holds closes the open obligation and opens the next; its own
+//!   levels apply after it answers. When the condition ends, an open
+//!   obligation stays only if it held to the end of its due date.
+//! - periods: `holding_cases` (SUP001, worker-level: a worker's allocations
+//!   of any role, merged), `co_allocated` (SUP004: a case's co-allocations,
+//!   merged), `case_open` (CMM009, CRT003, CRT004: opened_on through
+//!   closed_on), `after_event` (JNT003: from each `start` event until the
+//!   first `stop` event, `at_most` after it, or the day after closure).
 //!   Every answer inside a period closes the open obligation and opens the
-//!   next; the one open at the period's end is kept only if the period lasts
-//!   to the end of its due date.
+//!   next; the one open at the period's end is kept only if the period
+//!   lasts to the end of its due date.
 
-use super::{Context, EventsSpec, Obligation, Problems, Unit, counting, event_list};
-use crate::model::{CaseIdx, Event, EventIdx, EventSet, Level, WorkerIdx, end_of_day_exclusive};
+use super::select::{Dimension, EventsSpec, Levels, RiskThreshold, Selector};
+use super::{Context, Obligation, Problems, Unit, counting};
+use crate::model::{
+    Allocation, AllocationRole, CaseIdx, Event, EventIdx, WorkerIdx, end_of_day_exclusive,
+};
 use crate::time::{Due, Moment, Span};
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::Deserialize;
@@ -21,60 +29,47 @@ use toml::Spanned;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
-    /// `risk` or `holding_cases`.
     #[serde(rename = "while")]
     pub condition: Spanned<String>,
-    /// For `risk`: which of `rosh`, `saw`, `lor` are tracked.
+    /// `risk`: which of `rosh`, `saw`, `lor` are tracked.
     pub track: Option<Vec<Spanned<String>>>,
-    /// For `risk`: the lowest level at which the condition holds.
+    /// `risk`: the lowest level at which the condition holds.
     pub at_least: Option<Spanned<String>>,
-    pub answer: EventsSpec,
+    /// `after_event`: the events that start a period.
+    pub start: Option<Spanned<EventsSpec>>,
+    /// `after_event`: the events that end it.
+    pub stop: Option<Spanned<EventsSpec>>,
+    /// `after_event`: the longest a period lasts.
+    pub at_most: Option<Spanned<String>>,
+    pub answer: Spanned<EventsSpec>,
     pub every: Spanned<String>,
-}
-
-/// Which risk dimension an event carries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dimension {
-    Rosh,
-    Saw,
-    Lor,
-}
-
-impl Dimension {
-    const NAMES: [&'static str; 3] = ["rosh", "saw", "lor"];
-
-    fn of(self, e: &Event) -> Option<Level> {
-        match self {
-            Dimension::Rosh => e.rosh,
-            Dimension::Saw => e.saw,
-            Dimension::Lor => e.lor,
-        }
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            Dimension::Rosh => "RoSH",
-            Dimension::Saw => "SaW",
-            Dimension::Lor => "LoR",
-        }
-    }
 }
 
 #[derive(Debug)]
 pub enum Condition {
-    Risk {
-        track: Vec<Dimension>,
-        at_least: Level,
-    },
+    Risk(RiskThreshold),
     HoldingCases,
+    CoAllocated,
+    CaseOpen,
+    AfterEvent {
+        start: Selector,
+        stop: Selector,
+        at_most: Span,
+    },
 }
 
-const CONDITIONS: &[&str] = &["risk", "holding_cases"];
+const CONDITIONS: &[&str] = &[
+    "risk",
+    "holding_cases",
+    "co_allocated",
+    "case_open",
+    "after_event",
+];
 
 #[derive(Debug)]
 pub struct Recurring {
     pub condition: Condition,
-    pub answer: EventSet,
+    pub answer: Selector,
     pub every: Span,
 }
 
@@ -86,68 +81,68 @@ struct Open {
     due: Due,
 }
 
+/// A period: where it starts (as written, for trigger_at), the start
+/// event if any, and its exclusive end (None = still running).
+struct Period {
+    start: Moment,
+    start_event: Option<EventIdx>,
+    end: Option<NaiveDateTime>,
+}
+
 impl Recurring {
     pub fn compile(spec: &Spec, problems: &mut Problems) -> Option<Recurring> {
-        let answer = problems.events(&spec.answer);
+        let answer = problems.plain_selector(&spec.answer);
         let every = problems.span(&spec.every);
-        let condition = match spec.condition.get_ref().as_str() {
+        let name = spec.condition.get_ref().as_str();
+        let allowed: &[&str] = match name {
+            "risk" => &["track", "at_least"],
+            "after_event" => &["start", "stop", "at_most"],
+            _ => &[],
+        };
+        for (key, present) in [
+            ("track", spec.track.is_some()),
+            ("at_least", spec.at_least.is_some()),
+            ("start", spec.start.is_some()),
+            ("stop", spec.stop.is_some()),
+            ("at_most", spec.at_most.is_some()),
+        ] {
+            if present && !allowed.contains(&key) {
+                problems.add(
+                    spec.condition.span(),
+                    format!("`{key}` does not apply to a `{name}` condition"),
+                );
+            }
+        }
+        let condition = match name {
             "risk" => {
-                let mut track = Vec::new();
-                for name in spec.track.iter().flatten() {
-                    match Dimension::NAMES.iter().position(|n| n == name.get_ref()) {
-                        Some(i) => track.push([Dimension::Rosh, Dimension::Saw, Dimension::Lor][i]),
-                        None => problems.add(
-                            name.span(),
-                            format!(
-                                "`{}` is not a risk dimension: use rosh, saw or lor",
-                                name.get_ref()
-                            ),
-                        ),
-                    }
-                }
-                if track.is_empty() {
+                let Some(at_least) = &spec.at_least else {
+                    problems.add(spec.condition.span(), "a `risk` condition needs `at_least = \"medium\"` (or another level) and `track = [...]`");
+                    return None;
+                };
+                Condition::Risk(problems.risk(
+                    at_least,
+                    spec.track.as_ref(),
+                    spec.condition.span(),
+                )?)
+            }
+            "holding_cases" => Condition::HoldingCases,
+            "co_allocated" => Condition::CoAllocated,
+            "case_open" => Condition::CaseOpen,
+            "after_event" => {
+                let (Some(start), Some(stop), Some(at_most)) =
+                    (&spec.start, &spec.stop, &spec.at_most)
+                else {
                     problems.add(
                         spec.condition.span(),
-                        "a `risk` condition needs `track = [...]` naming rosh, saw and/or lor",
+                        "an `after_event` condition needs `start`, `stop` and `at_most`",
                     );
-                }
-                let at_least = match &spec.at_least {
-                    Some(level) => Level::parse(level.get_ref()).or_else(|| {
-                        problems.add(
-                            level.span(),
-                            format!(
-                                "`{}` is not a level: use low, medium, high or very_high",
-                                level.get_ref()
-                            ),
-                        );
-                        None
-                    }),
-                    None => {
-                        problems.add(
-                            spec.condition.span(),
-                            "a `risk` condition needs `at_least = \"medium\"` (or another level)",
-                        );
-                        None
-                    }
+                    return None;
                 };
-                Condition::Risk {
-                    track,
-                    at_least: at_least?,
+                Condition::AfterEvent {
+                    start: problems.plain_selector(start),
+                    stop: problems.plain_selector(stop),
+                    at_most: problems.span(at_most)?,
                 }
-            }
-            "holding_cases" => {
-                for (key, present) in [
-                    ("track", spec.track.is_some()),
-                    ("at_least", spec.at_least.is_some()),
-                ] {
-                    if present {
-                        problems.add(
-                            spec.condition.span(),
-                            format!("`{key}` applies only to a `risk` condition"),
-                        );
-                    }
-                }
-                Condition::HoldingCases
             }
             other => {
                 let hint = crate::text::nearest(other, CONDITIONS.iter().copied())
@@ -172,23 +167,96 @@ impl Recurring {
 
     pub fn needs(&self) -> &'static [&'static str] {
         match self.condition {
-            Condition::Risk { .. } => &[],
-            Condition::HoldingCases => &["allocations.csv"],
+            Condition::HoldingCases | Condition::CoAllocated => &["allocations.csv"],
+            _ => &[],
         }
     }
 
     pub fn evaluate(&self, ctx: &Context, unit: Unit, out: &mut Vec<Obligation>) {
         match (&self.condition, unit) {
-            (Condition::Risk { track, at_least }, Unit::Case(case)) => {
-                self.while_risk(ctx, case, track, *at_least, out)
+            (Condition::Risk(threshold), Unit::Case(case)) => {
+                self.while_risk(ctx, case, threshold, out)
             }
             (Condition::HoldingCases, Unit::Worker(worker)) => {
+                let none = Levels::default();
                 let answers: Vec<(EventIdx, &Event)> = ctx
                     .worker_events(worker)
-                    .filter(|(_, e)| self.answer.contains(e.kind))
+                    .filter(|(_, e)| self.answer.matches(e, None, &none))
                     .collect();
-                for (start, end) in holding_periods(ctx, worker) {
-                    self.over_period(ctx, start, end, &answers, None, Some(worker), out);
+                let left = ctx
+                    .extract
+                    .staff(worker)
+                    .and_then(|s| s.left_on)
+                    .map(end_of_day_exclusive);
+                for period in merge(ctx, ctx.extract.allocations_of_worker(worker), left) {
+                    self.over_period(ctx, &period, &answers, None, Some(worker), out);
+                }
+            }
+            (Condition::HoldingCases, _) | (Condition::Risk(_), _) => {}
+            (_, Unit::Case(case)) => {
+                let record = &ctx.extract.cases[case as usize];
+                let events: Vec<(EventIdx, &Event)> = ctx.case_events(case).collect();
+                let none = Levels::default();
+                let answers: Vec<(EventIdx, &Event)> = events
+                    .iter()
+                    .copied()
+                    .filter(|(_, e)| self.answer.matches(e, Some(record), &none))
+                    .collect();
+                let periods: Vec<Period> = match &self.condition {
+                    Condition::CaseOpen => vec![Period {
+                        start: Moment::date_only(record.opened_on),
+                        start_event: None,
+                        end: record.closed_after(),
+                    }],
+                    Condition::CoAllocated => merge(
+                        ctx,
+                        ctx.extract
+                            .allocations_of_case(case)
+                            .iter()
+                            .filter(|a| a.role == AllocationRole::CoAllocated),
+                        None,
+                    ),
+                    Condition::AfterEvent {
+                        start,
+                        stop,
+                        at_most,
+                    } => events
+                        .iter()
+                        .filter(|(_, e)| start.matches(e, Some(record), &none))
+                        .map(|&(i, e)| {
+                            let date = e.occurred.date();
+                            let release = events
+                                .iter()
+                                .find(|(_, r)| {
+                                    stop.matches(r, Some(record), &none)
+                                        && r.occurred.at_or_after(e.occurred)
+                                })
+                                .map(|(_, r)| r.occurred.date());
+                            let limit = match ctx.due_after(Moment::date_only(date), *at_most, None)
+                            {
+                                Due::Date(d) => d,
+                                Due::At(at) => at.date(),
+                            };
+                            let end = [
+                                release,
+                                Some(limit),
+                                record.closed_on.and_then(|c| c.succ_opt()),
+                            ]
+                            .into_iter()
+                            .flatten()
+                            .min()
+                            .expect("a limit is always set");
+                            Period {
+                                start: e.occurred,
+                                start_event: Some(i),
+                                end: Some(end.and_time(chrono::NaiveTime::MIN)),
+                            }
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                for period in &periods {
+                    self.over_period(ctx, period, &answers, Some(case), None, out);
                 }
             }
             _ => {}
@@ -199,12 +267,12 @@ impl Recurring {
         &self,
         ctx: &Context,
         case: CaseIdx,
-        track: &[Dimension],
-        at_least: Level,
+        threshold: &RiskThreshold,
         out: &mut Vec<Obligation>,
     ) {
-        let closed_on = ctx.extract.cases[case as usize].closed_on;
-        let mut levels: [Option<Level>; 3] = [None; 3];
+        let record = &ctx.extract.cases[case as usize];
+        let closed_on = record.closed_on;
+        let mut levels = Levels::default();
         let mut holds = false;
         let mut open: Option<Open> = None;
         let emit = |out: &mut Vec<Obligation>, o: Open, done: Option<(EventIdx, Moment)>| {
@@ -227,22 +295,13 @@ impl Recurring {
                 trigger_at: event.occurred,
                 due: ctx.due_after(event.occurred, self.every, None),
             };
-            if holds && self.answer.contains(event.kind) {
+            if holds && self.answer.matches(event, Some(record), &levels) {
                 if let Some(o) = open.replace(starts_next) {
                     emit(out, o, Some((index, event.occurred)));
                 }
             }
-            for (slot, dimension) in [Dimension::Rosh, Dimension::Saw, Dimension::Lor]
-                .into_iter()
-                .enumerate()
-            {
-                if track.contains(&dimension) {
-                    if let Some(level) = dimension.of(event) {
-                        levels[slot] = Some(level);
-                    }
-                }
-            }
-            let now = levels.iter().any(|l| l.is_some_and(|l| l >= at_least));
+            levels.update(event);
+            let now = levels.reaches(&threshold.track, threshold.at_least);
             if !holds && now {
                 open = Some(starts_next);
             } else if holds && !now {
@@ -261,27 +320,36 @@ impl Recurring {
         }
     }
 
-    /// Period recurrence: obligations inside one period from `start` to
-    /// `end` (exclusive; None = still running).
-    #[allow(clippy::too_many_arguments)]
+    /// Period recurrence over one period.
     fn over_period(
         &self,
         ctx: &Context,
-        start: Moment,
-        end: Option<NaiveDateTime>,
+        period: &Period,
         answers: &[(EventIdx, &Event)],
         case: Option<CaseIdx>,
         worker: Option<WorkerIdx>,
         out: &mut Vec<Obligation>,
     ) {
+        let due = |from: Moment| {
+            Due::Date(
+                ctx.due_after(Moment::date_only(from.date()), self.every, None)
+                    .date(),
+            )
+        };
         let mut open = Open {
-            trigger_event: None,
-            trigger_at: start,
-            due: Due::Date(ctx.due_after(start, self.every, None).date()),
+            trigger_event: period.start_event,
+            trigger_at: period.start,
+            due: due(period.start),
+        };
+        // A period started by an event is judged on dates (JNT003: "dated within").
+        let start = if period.start_event.is_some() {
+            Moment::date_only(period.start.date())
+        } else {
+            period.start
         };
         for &(index, answer) in answers
             .iter()
-            .filter(|(_, a)| inside(a.occurred, start, end))
+            .filter(|(_, a)| inside(a.occurred, start, period.end))
         {
             out.push(Obligation {
                 case,
@@ -295,10 +363,13 @@ impl Recurring {
             open = Open {
                 trigger_event: Some(index),
                 trigger_at: answer.occurred,
-                due: Due::Date(ctx.due_after(answer.occurred, self.every, None).date()),
+                due: due(answer.occurred),
             };
         }
-        if end.is_none_or(|end| end >= end_of_day_exclusive(open.due.date())) {
+        if period
+            .end
+            .is_none_or(|end| end >= end_of_day_exclusive(open.due.date()))
+        {
             out.push(Obligation {
                 case,
                 worker,
@@ -312,29 +383,38 @@ impl Recurring {
     }
 
     pub fn describe(&self) -> Vec<String> {
+        let answer = self.answer.describe();
+        let every = self.every;
+        let periodic = format!(
+            "The first {answer} is due {every} after the period starts; each one inside the period answers the open obligation and starts the next, due {every} after its own date. A period that ends before the end of a due date drops that obligation."
+        );
         let mut lines = match &self.condition {
-            Condition::Risk { track, at_least } => vec![
+            Condition::Risk(threshold) => vec![
                 format!(
-                    "Applies while the case is open (to the end of its closed_on date) and the latest {} is {} or above; any event carrying a level updates it, each tracked separately.",
-                    track.iter().map(|d| d.label()).collect::<Vec<_>>().join(" or "),
-                    at_least.name()
+                    "Applies while the case is open (to the end of its closed_on date) and {}; any event carrying a level updates it, each tracked separately.",
+                    threshold.describe()
                 ),
                 format!(
-                    "The first {} is due {} after the date of the event that started the condition; each one held while the condition holds answers the open obligation and starts the next, due {} after its own date. A level change that keeps the condition does not restart the clock.",
-                    event_list(self.answer),
-                    self.every,
-                    self.every
+                    "The first {answer} is due {every} after the date of the event that started the condition; each one held while the condition holds answers the open obligation and starts the next, due {every} after its own date. A level change that keeps the condition does not restart the clock."
                 ),
                 "When the condition ends (levels fall, or the case closes), an open obligation stays (overdue if never answered) only if the condition still held at the end of its due date; otherwise it is dropped.".into(),
             ],
             Condition::HoldingCases => vec![
                 "Applies to every worker while they hold any current allocation (any role), cut at the case's closure and the worker's leaving date; overlapping or touching allocations make one period.".into(),
+                periodic,
+            ],
+            Condition::CoAllocated => vec![
+                "Applies to each case while it is co-allocated: its co_allocated allocations, cut at the end of closed_on, joined where they overlap or meet.".into(),
+                periodic,
+            ],
+            Condition::CaseOpen => vec!["Applies to each case from the date it opened through its closed_on date (unbounded while open).".into(), periodic],
+            Condition::AfterEvent { start, stop, at_most } => vec![
                 format!(
-                    "In each period the first {} is due {} after the period starts; each one inside the period answers the open obligation and starts the next, due {} after its own date. A period that ends before the end of a due date drops that obligation.",
-                    event_list(self.answer),
-                    self.every,
-                    self.every
+                    "Applies from each {} (the first obligation's trigger) until the day before the first {} at or after it, {at_most} after it, or the day after the case closed, whichever comes first.",
+                    start.describe(),
+                    stop.describe()
                 ),
+                periodic,
             ],
         };
         lines.push(format!("Counted in {}.", counting(self.every)));
@@ -344,21 +424,33 @@ impl Recurring {
     pub fn parameters(&self) -> Vec<(&'static str, String)> {
         let mut p = vec![];
         match &self.condition {
-            Condition::Risk { track, at_least } => {
+            Condition::Risk(t) => {
                 p.push(("while", "risk".to_string()));
                 p.push((
                     "track",
-                    track
+                    t.track
                         .iter()
-                        .map(|d| Dimension::NAMES[*d as usize])
+                        .map(|d: &Dimension| d.name())
                         .collect::<Vec<_>>()
                         .join(", "),
                 ));
-                p.push(("at_least", at_least.name().to_string()));
+                p.push(("at_least", t.at_least.name().to_string()));
             }
             Condition::HoldingCases => p.push(("while", "holding_cases".to_string())),
+            Condition::CoAllocated => p.push(("while", "co_allocated".to_string())),
+            Condition::CaseOpen => p.push(("while", "case_open".to_string())),
+            Condition::AfterEvent {
+                start,
+                stop,
+                at_most,
+            } => {
+                p.push(("while", "after_event".to_string()));
+                p.push(("start", start.types.names().join(", ")));
+                p.push(("stop", stop.types.names().join(", ")));
+                p.push(("at_most", at_most.to_string()));
+            }
         }
-        p.push(("answer", self.answer.names().join(", ")));
+        p.push(("answer", self.answer.types.names().join(", ")));
         p.push(("every", self.every.to_string()));
         p
     }
@@ -375,41 +467,55 @@ fn inside(at: Moment, start: Moment, end: Option<NaiveDateTime>) -> bool {
     }
 }
 
-/// A worker's holding periods: allocations of any role, each cut at the
-/// end of its case's closed_on and the worker's left_on, merged where they
-/// overlap or touch. Each period starts with the `from` that opened it.
-pub fn holding_periods(ctx: &Context, worker: WorkerIdx) -> Vec<(Moment, Option<NaiveDateTime>)> {
-    let left = ctx
-        .extract
-        .staff(worker)
-        .and_then(|s| s.left_on)
-        .map(end_of_day_exclusive);
-    let mut spans: Vec<(Moment, Option<NaiveDateTime>)> = ctx
-        .extract
-        .allocations_of_worker(worker)
+/// Allocations as periods, each cut at the end of its case's closed_on and
+/// at `limit`, merged where they overlap or touch. Each period starts with
+/// the `from` that opened it.
+fn merge<'a>(
+    ctx: &Context,
+    allocations: impl Iterator<Item = &'a Allocation>,
+    limit: Option<NaiveDateTime>,
+) -> Vec<Period> {
+    let mut spans: Vec<(Moment, Option<NaiveDateTime>)> = allocations
         .filter(|a| a.holds_anything())
         .filter_map(|a| {
             let closed = ctx.extract.cases[a.case as usize].closed_after();
-            let end = [a.end(), closed, left].into_iter().flatten().min();
+            let end = [a.end(), closed, limit].into_iter().flatten().min();
             end.is_none_or(|end| end > a.start())
                 .then_some((a.from, end))
         })
         .collect();
     spans.sort_by_key(|(start, _)| start.at);
-    let mut merged: Vec<(Moment, Option<NaiveDateTime>)> = Vec::new();
+    let mut merged: Vec<Period> = Vec::new();
     for (start, end) in spans {
         if let Some(last) = merged.last_mut() {
-            if last.1.is_none_or(|last_end| start.at <= last_end) {
-                last.1 = match (last.1, end) {
+            if last.end.is_none_or(|last_end| start.at <= last_end) {
+                last.end = match (last.end, end) {
                     (Some(a), Some(b)) => Some(a.max(b)),
                     _ => None,
                 };
                 continue;
             }
         }
-        merged.push((start, end));
+        merged.push(Period {
+            start,
+            start_event: None,
+            end,
+        });
     }
     merged
+}
+
+/// A worker's holding periods as (start, exclusive end).
+pub fn holding_periods(ctx: &Context, worker: WorkerIdx) -> Vec<(Moment, Option<NaiveDateTime>)> {
+    let left = ctx
+        .extract
+        .staff(worker)
+        .and_then(|s| s.left_on)
+        .map(end_of_day_exclusive);
+    merge(ctx, ctx.extract.allocations_of_worker(worker), left)
+        .into_iter()
+        .map(|p| (p.start, p.end))
+        .collect()
 }
 
 /// Whether a worker holds any case on a date (any period overlaps it).

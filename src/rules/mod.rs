@@ -24,6 +24,7 @@ struct RuleFile {
     quote: String,
     explanation: String,
     example: Option<String>,
+    applies_to: Option<kinds::select::CaseFilterSpec>,
     recorded: Option<kinds::recorded::Spec>,
     deadline: Option<kinds::deadline::Spec>,
     before: Option<kinds::before::Spec>,
@@ -59,6 +60,8 @@ pub struct Rule {
     pub quote: String,
     pub explanation: String,
     pub example: Option<String>,
+    /// Which cases the rule looks at (case-level rules only).
+    pub applies_to: kinds::select::CaseFilter,
     pub kind: Kind,
     pub file: PathBuf,
 }
@@ -205,6 +208,11 @@ fn parse_rule(path: &Path, text: &str) -> Result<Rule, Vec<String>> {
             ),
         );
     }
+    let applies_to = raw
+        .applies_to
+        .as_ref()
+        .map(|spec| kinds::select::CaseFilter::compile(spec, &mut problems))
+        .unwrap_or_default();
     let mut kinds = Vec::new();
     if let Some(spec) = &raw.recorded {
         kinds.push(kinds::recorded::Recorded::compile(spec, &mut problems).map(Kind::Recorded));
@@ -241,6 +249,7 @@ fn parse_rule(path: &Path, text: &str) -> Result<Rule, Vec<String>> {
             quote: raw.quote,
             explanation: raw.explanation,
             example: raw.example,
+            applies_to,
             kind,
             file: path.to_path_buf(),
         }),
