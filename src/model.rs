@@ -347,31 +347,29 @@ impl Extract {
     /// 5): the current primary with the latest start, then the lowest id;
     /// none current: the one that ended most recently before; else none.
     pub fn primary_at(&self, case: CaseIdx, at: NaiveDateTime) -> Option<WorkerIdx> {
-        let primaries = || {
-            self.allocations_of_case(case).iter().filter(|a| {
-                a.role == AllocationRole::Primary && a.holds_anything() && a.start() <= at
-            })
-        };
-        let current = primaries().filter(|a| a.is_current_at(at)).max_by(|a, b| {
-            a.start().cmp(&b.start()).then_with(|| {
-                self.workers[b.worker as usize]
-                    .id
-                    .cmp(&self.workers[a.worker as usize].id)
-            })
-        });
-        if let Some(a) = current {
-            return Some(a.worker);
-        }
-        primaries()
-            .filter_map(|a| a.end().map(|end| (end, a)))
-            .max_by(|(ea, a), (eb, b)| {
-                ea.cmp(eb).then(a.start().cmp(&b.start())).then_with(|| {
-                    self.workers[b.worker as usize]
-                        .id
-                        .cmp(&self.workers[a.worker as usize].id)
-                })
-            })
-            .map(|(_, a)| a.worker)
+        self.primary_current_at(case, at).or_else(|| {
+            self.primaries_started_by(case, at)
+                .filter_map(|a| a.end().map(|end| (end, a)))
+                .max_by(|(ea, a), (eb, b)| ea.cmp(eb).then(a.start().cmp(&b.start())).then_with(|| self.lower_id_first(a, b)))
+                .map(|(_, a)| a.worker)
+        })
+    }
+
+    /// The primary current at a moment, if any (latest start, lowest id).
+    pub fn primary_current_at(&self, case: CaseIdx, at: NaiveDateTime) -> Option<WorkerIdx> {
+        self.primaries_started_by(case, at)
+            .filter(|a| a.is_current_at(at))
+            .max_by(|a, b| a.start().cmp(&b.start()).then_with(|| self.lower_id_first(a, b)))
+            .map(|a| a.worker)
+    }
+
+    fn primaries_started_by(&self, case: CaseIdx, at: NaiveDateTime) -> impl Iterator<Item = &Allocation> {
+        self.allocations_of_case(case).iter().filter(move |a| a.role == AllocationRole::Primary && a.holds_anything() && a.start() <= at)
+    }
+
+    /// Orders so that `max_by` prefers the lower worker id on a tie.
+    fn lower_id_first(&self, a: &Allocation, b: &Allocation) -> std::cmp::Ordering {
+        self.workers[b.worker as usize].id.cmp(&self.workers[a.worker as usize].id)
     }
 }
 

@@ -6,6 +6,7 @@
 //! recorded against no case). Evaluation yields [`Obligation`]s: ids and
 //! times only; statuses, attribution and text come later, in `findings`.
 
+pub mod allocation;
 pub mod before;
 pub mod deadline;
 pub mod duration;
@@ -170,6 +171,7 @@ pub enum Kind {
     Before(before::Before),
     Recurring(recurring::Recurring),
     Duration(duration::Duration),
+    Allocation(allocation::AllocationRule),
 }
 
 impl Kind {
@@ -180,6 +182,7 @@ impl Kind {
             Kind::Before(_) => "before",
             Kind::Recurring(_) => "recurring",
             Kind::Duration(_) => "duration",
+            Kind::Allocation(_) => "allocation",
         }
     }
 
@@ -190,6 +193,7 @@ impl Kind {
             Kind::Before(k) => k.evaluate(ctx, unit, out),
             Kind::Recurring(k) => k.evaluate(ctx, unit, out),
             Kind::Duration(k) => k.evaluate(ctx, unit, out),
+            Kind::Allocation(k) => k.evaluate(ctx, unit, out),
         }
     }
 
@@ -200,6 +204,7 @@ impl Kind {
             Kind::Recurring(k) => k.needs(),
             Kind::Deadline(k) => k.needs(),
             Kind::Before(k) => k.needs(),
+            Kind::Allocation(k) => k.needs(),
             Kind::Recorded(_) | Kind::Duration(_) => &[],
         }
     }
@@ -212,6 +217,7 @@ impl Kind {
             Kind::Before(k) => k.describe(),
             Kind::Recurring(k) => k.describe(),
             Kind::Duration(k) => k.describe(),
+            Kind::Allocation(k) => k.describe(),
         }
     }
 
@@ -223,6 +229,7 @@ impl Kind {
             Kind::Before(k) => k.parameters(),
             Kind::Recurring(k) => k.parameters(),
             Kind::Duration(k) => k.parameters(),
+            Kind::Allocation(k) => k.parameters(),
         }
     }
 }

@@ -30,6 +30,7 @@ struct RuleFile {
     before: Option<kinds::before::Spec>,
     recurring: Option<kinds::recurring::Spec>,
     duration: Option<kinds::duration::Spec>,
+    allocation: Option<kinds::allocation::Spec>,
 }
 
 const TOP_LEVEL_KEYS: &[&str] = &[
@@ -40,11 +41,13 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "quote",
     "explanation",
     "example",
+    "applies_to",
     "recorded",
     "deadline",
     "before",
     "recurring",
     "duration",
+    "allocation",
 ];
 
 /// A validated rule.
@@ -229,10 +232,13 @@ fn parse_rule(path: &Path, text: &str) -> Result<Rule, Vec<String>> {
     if let Some(spec) = &raw.duration {
         kinds.push(kinds::duration::Duration::compile(spec, &mut problems).map(Kind::Duration));
     }
+    if let Some(spec) = &raw.allocation {
+        kinds.push(kinds::allocation::AllocationRule::compile(spec, &mut problems).map(Kind::Allocation));
+    }
     if kinds.len() != 1 {
         problems.add(
             raw.code.span(),
-            format!("a rule has exactly one kind table ([recorded], [deadline], [before], [recurring] or [duration]); this file has {}", kinds.len()),
+            format!("a rule has exactly one kind table ([recorded], [deadline], [before], [recurring], [duration] or [allocation]); this file has {}", kinds.len()),
         );
     }
     let messages: Vec<String> = problems
