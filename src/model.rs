@@ -350,7 +350,11 @@ impl Extract {
         self.primary_current_at(case, at).or_else(|| {
             self.primaries_started_by(case, at)
                 .filter_map(|a| a.end().map(|end| (end, a)))
-                .max_by(|(ea, a), (eb, b)| ea.cmp(eb).then(a.start().cmp(&b.start())).then_with(|| self.lower_id_first(a, b)))
+                .max_by(|(ea, a), (eb, b)| {
+                    ea.cmp(eb)
+                        .then(a.start().cmp(&b.start()))
+                        .then_with(|| self.lower_id_first(a, b))
+                })
                 .map(|(_, a)| a.worker)
         })
     }
@@ -359,17 +363,29 @@ impl Extract {
     pub fn primary_current_at(&self, case: CaseIdx, at: NaiveDateTime) -> Option<WorkerIdx> {
         self.primaries_started_by(case, at)
             .filter(|a| a.is_current_at(at))
-            .max_by(|a, b| a.start().cmp(&b.start()).then_with(|| self.lower_id_first(a, b)))
+            .max_by(|a, b| {
+                a.start()
+                    .cmp(&b.start())
+                    .then_with(|| self.lower_id_first(a, b))
+            })
             .map(|a| a.worker)
     }
 
-    fn primaries_started_by(&self, case: CaseIdx, at: NaiveDateTime) -> impl Iterator<Item = &Allocation> {
-        self.allocations_of_case(case).iter().filter(move |a| a.role == AllocationRole::Primary && a.holds_anything() && a.start() <= at)
+    fn primaries_started_by(
+        &self,
+        case: CaseIdx,
+        at: NaiveDateTime,
+    ) -> impl Iterator<Item = &Allocation> {
+        self.allocations_of_case(case).iter().filter(move |a| {
+            a.role == AllocationRole::Primary && a.holds_anything() && a.start() <= at
+        })
     }
 
     /// Orders so that `max_by` prefers the lower worker id on a tie.
     fn lower_id_first(&self, a: &Allocation, b: &Allocation) -> std::cmp::Ordering {
-        self.workers[b.worker as usize].id.cmp(&self.workers[a.worker as usize].id)
+        self.workers[b.worker as usize]
+            .id
+            .cmp(&self.workers[a.worker as usize].id)
     }
 }
 

@@ -233,7 +233,9 @@ fn parse_rule(path: &Path, text: &str) -> Result<Rule, Vec<String>> {
         kinds.push(kinds::duration::Duration::compile(spec, &mut problems).map(Kind::Duration));
     }
     if let Some(spec) = &raw.allocation {
-        kinds.push(kinds::allocation::AllocationRule::compile(spec, &mut problems).map(Kind::Allocation));
+        kinds.push(
+            kinds::allocation::AllocationRule::compile(spec, &mut problems).map(Kind::Allocation),
+        );
     }
     if kinds.len() != 1 {
         problems.add(
