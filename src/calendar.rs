@@ -59,14 +59,7 @@ impl Calendar {
         for year in FIRST_DATE.year()..=CALENDAR_END.year() {
             if !listed_years.contains(&year) {
                 for (date, title) in regular_bank_holidays(year) {
-                    non_working.insert(
-                        date,
-                        NonWorkingDay {
-                            date,
-                            title: title.to_string(),
-                            source: DaySource::Computed,
-                        },
-                    );
+                    non_working.insert(date, NonWorkingDay { date, title: title.to_string(), source: DaySource::Computed });
                 }
             }
         }
@@ -85,11 +78,7 @@ impl Calendar {
             }
             worked_through.push(count);
         }
-        Calendar {
-            non_working,
-            worked_through,
-            working_days,
-        }
+        Calendar { non_working, worked_through, working_days }
     }
 
     /// Reads `*bank-holidays*.csv` and `closure-days.csv` from a folder.
@@ -108,11 +97,7 @@ impl Calendar {
         };
         names.sort();
         for path in names {
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default()
-                .to_string();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
             if !name.ends_with(".csv") {
                 continue;
             }
@@ -127,23 +112,15 @@ impl Calendar {
 
     /// Adds a service's closure days to a calendar (e.g. from configuration).
     pub fn with_closures(self, closures: Vec<NonWorkingDay>) -> Calendar {
-        let listed: Vec<NonWorkingDay> = self
-            .non_working
-            .into_values()
-            .filter(|d| d.source != DaySource::Computed)
-            .collect();
-        let (listed, mut extra): (Vec<_>, Vec<_>) = listed
-            .into_iter()
-            .partition(|d| d.source == DaySource::Listed);
+        let listed: Vec<NonWorkingDay> = self.non_working.into_values().filter(|d| d.source != DaySource::Computed).collect();
+        let (listed, mut extra): (Vec<_>, Vec<_>) = listed.into_iter().partition(|d| d.source == DaySource::Listed);
         extra.extend(closures);
         Calendar::new(listed, extra)
     }
 
     fn offset(&self, date: NaiveDate) -> Option<usize> {
         let offset = (date - FIRST_DATE).num_days();
-        (0..self.worked_through.len() as i64)
-            .contains(&offset)
-            .then_some(offset as usize)
+        (0..self.worked_through.len() as i64).contains(&offset).then_some(offset as usize)
     }
 
     pub fn is_working_day(&self, date: NaiveDate) -> bool {
@@ -169,11 +146,7 @@ impl Calendar {
     }
 
     /// Non-working weekdays in a date range, for explanations and reports.
-    pub fn non_working_days(
-        &self,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> impl Iterator<Item = &NonWorkingDay> {
+    pub fn non_working_days(&self, from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = &NonWorkingDay> {
         self.non_working.range(from..=to).map(|(_, d)| d)
     }
 }
@@ -183,26 +156,13 @@ fn is_weekday(date: NaiveDate) -> bool {
 }
 
 fn read_day_list(path: &Path, source: DaySource) -> Result<Vec<NonWorkingDay>, CalendarError> {
-    let error = |line: usize, message: String| CalendarError {
-        path: path.to_path_buf(),
-        line,
-        message,
-    };
+    let error = |line: usize, message: String| CalendarError { path: path.to_path_buf(), line, message };
     let text = std::fs::read_to_string(path).map_err(|e| error(0, format!("cannot read: {e}")))?;
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let header = reader
-        .headers()
-        .map_err(|e| error(1, e.to_string()))?
-        .clone();
-    let date_column = header
-        .iter()
-        .position(|h| h.trim().eq_ignore_ascii_case("date"))
-        .ok_or_else(|| error(1, "expected a `date` column".into()))?;
-    let title_column = header
-        .iter()
-        .position(|h| matches!(h.trim().to_ascii_lowercase().as_str(), "title" | "reason"));
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
+    let header = reader.headers().map_err(|e| error(1, e.to_string()))?.clone();
+    let date_column =
+        header.iter().position(|h| h.trim().eq_ignore_ascii_case("date")).ok_or_else(|| error(1, "expected a `date` column".into()))?;
+    let title_column = header.iter().position(|h| matches!(h.trim().to_ascii_lowercase().as_str(), "title" | "reason"));
     let mut days = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| error(0, e.to_string()))?;
@@ -211,26 +171,11 @@ fn read_day_list(path: &Path, source: DaySource) -> Result<Vec<NonWorkingDay>, C
         if raw.is_empty() {
             continue;
         }
-        let date = parse_date(raw)
-            .map_err(|_| error(line, format!("`{raw}` is not a date (expected YYYY-MM-DD)")))?;
-        let title = title_column
-            .and_then(|c| record.get(c))
-            .unwrap_or("")
-            .trim();
-        let title = if title.is_empty() {
-            if source == DaySource::Closure {
-                "Service closure day"
-            } else {
-                "Bank holiday"
-            }
-        } else {
-            title
-        };
-        days.push(NonWorkingDay {
-            date,
-            title: title.to_string(),
-            source,
-        });
+        let date = parse_date(raw).map_err(|_| error(line, format!("`{raw}` is not a date (expected YYYY-MM-DD)")))?;
+        let title = title_column.and_then(|c| record.get(c)).unwrap_or("").trim();
+        let title =
+            if title.is_empty() { if source == DaySource::Closure { "Service closure day" } else { "Bank holiday" } } else { title };
+        days.push(NonWorkingDay { date, title: title.to_string(), source });
     }
     Ok(days)
 }
@@ -263,11 +208,7 @@ pub fn regular_bank_holidays(year: i32) -> Vec<(NaiveDate, &'static str)> {
         first + Days::new(((7 - first.weekday().num_days_from_monday()) % 7) as u64)
     };
     let last_monday = |m: u32| {
-        let last = if m == 12 {
-            ymd(12, 31)
-        } else {
-            ymd(m + 1, 1).pred_opt().unwrap()
-        };
+        let last = if m == 12 { ymd(12, 31) } else { ymd(m + 1, 1).pred_opt().unwrap() };
         last - Days::new(last.weekday().num_days_from_monday() as u64)
     };
     let new_year = match ymd(1, 1).weekday() {
@@ -308,13 +249,7 @@ mod tests {
 
     #[test]
     fn easter_dates_match_the_almanac() {
-        for (year, date) in [
-            (2024, "2024-03-31"),
-            (2025, "2025-04-20"),
-            (2019, "2019-04-21"),
-            (2038, "2038-04-25"),
-            (2008, "2008-03-23"),
-        ] {
+        for (year, date) in [(2024, "2024-03-31"), (2025, "2025-04-20"), (2019, "2019-04-21"), (2038, "2038-04-25"), (2008, "2008-03-23")] {
             assert_eq!(easter_sunday(year), d(date), "{year}");
         }
     }
@@ -323,25 +258,16 @@ mod tests {
     fn computed_holidays_agree_with_the_published_list() {
         // Every published year except those with one-off changes must match
         // the regular rules exactly: this is what the future years rely on.
-        let published = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("rules/calendar/england-and-wales-bank-holidays.csv"),
-        )
-        .unwrap();
+        let published =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/calendar/england-and-wales-bank-holidays.csv"))
+                .unwrap();
         for year in 2012..=2028 {
             if [2012, 2020, 2022, 2023].contains(&year) {
                 continue; // Jubilees, VE Day 75, coronation, state funeral.
             }
-            let mut listed: Vec<NaiveDate> = published
-                .lines()
-                .filter(|l| l.starts_with(&year.to_string()))
-                .map(|l| d(&l[..10]))
-                .collect();
+            let mut listed: Vec<NaiveDate> = published.lines().filter(|l| l.starts_with(&year.to_string())).map(|l| d(&l[..10])).collect();
             listed.sort();
-            let mut computed: Vec<NaiveDate> = regular_bank_holidays(year)
-                .into_iter()
-                .map(|(d, _)| d)
-                .collect();
+            let mut computed: Vec<NaiveDate> = regular_bank_holidays(year).into_iter().map(|(d, _)| d).collect();
             computed.sort();
             assert_eq!(listed, computed, "{year}");
         }
@@ -351,70 +277,40 @@ mod tests {
     fn working_days_skip_weekends() {
         let c = calendar();
         // Friday 7 June 2024 + 1 working day = Monday 10 June.
-        assert_eq!(
-            c.working_days_after(d("2024-06-07"), 1),
-            Some(d("2024-06-10"))
-        );
+        assert_eq!(c.working_days_after(d("2024-06-07"), 1), Some(d("2024-06-10")));
         // A Saturday trigger: the first working day after is Monday.
-        assert_eq!(
-            c.working_days_after(d("2024-06-08"), 1),
-            Some(d("2024-06-10"))
-        );
-        assert_eq!(
-            c.working_days_after(d("2024-06-03"), 10),
-            Some(d("2024-06-17"))
-        );
+        assert_eq!(c.working_days_after(d("2024-06-08"), 1), Some(d("2024-06-10")));
+        assert_eq!(c.working_days_after(d("2024-06-03"), 10), Some(d("2024-06-17")));
     }
 
     #[test]
     fn working_days_skip_easter() {
         let c = calendar();
         // Thursday 28 March 2024; Good Friday 29th and Easter Monday 1 April.
-        assert_eq!(
-            c.working_days_after(d("2024-03-28"), 1),
-            Some(d("2024-04-02"))
-        );
-        assert_eq!(
-            c.working_days_after(d("2024-03-27"), 10),
-            Some(d("2024-04-12"))
-        );
+        assert_eq!(c.working_days_after(d("2024-03-28"), 1), Some(d("2024-04-02")));
+        assert_eq!(c.working_days_after(d("2024-03-27"), 10), Some(d("2024-04-12")));
     }
 
     #[test]
     fn working_days_skip_christmas_substitute_days() {
         let c = calendar();
         // Christmas 2021 fell on Saturday: substitutes Monday 27 and Tuesday 28.
-        assert_eq!(
-            c.working_days_after(d("2021-12-24"), 1),
-            Some(d("2021-12-29"))
-        );
+        assert_eq!(c.working_days_after(d("2021-12-24"), 1), Some(d("2021-12-29")));
         // Christmas 2022 on Sunday: Boxing Day Monday 26, substitute Tuesday 27.
-        assert_eq!(
-            c.working_days_after(d("2022-12-23"), 1),
-            Some(d("2022-12-28"))
-        );
+        assert_eq!(c.working_days_after(d("2022-12-23"), 1), Some(d("2022-12-28")));
         // New Year's Day 2022 on Saturday: substitute Monday 3 January.
-        assert_eq!(
-            c.working_days_after(d("2021-12-31"), 1),
-            Some(d("2022-01-04"))
-        );
+        assert_eq!(c.working_days_after(d("2021-12-31"), 1), Some(d("2022-01-04")));
     }
 
     #[test]
     fn working_days_skip_one_off_holidays() {
         let c = calendar();
         // State funeral, Monday 19 September 2022.
-        assert_eq!(
-            c.working_days_after(d("2022-09-16"), 1),
-            Some(d("2022-09-20"))
-        );
+        assert_eq!(c.working_days_after(d("2022-09-16"), 1), Some(d("2022-09-20")));
         // Coronation, Monday 8 May 2023 (the day after the early May Monday 1st).
         assert!(!c.is_working_day(d("2023-05-08")));
         // Platinum Jubilee: Thursday 2 and Friday 3 June 2022.
-        assert_eq!(
-            c.working_days_after(d("2022-06-01"), 1),
-            Some(d("2022-06-06"))
-        );
+        assert_eq!(c.working_days_after(d("2022-06-01"), 1), Some(d("2022-06-06")));
     }
 
     #[test]
@@ -458,9 +354,6 @@ mod tests {
             title: "Council closure".into(),
             source: DaySource::Closure,
         }]);
-        assert_eq!(
-            c.working_days_after(d("2024-12-24"), 1),
-            Some(d("2024-12-30"))
-        );
+        assert_eq!(c.working_days_after(d("2024-12-24"), 1), Some(d("2024-12-30")));
     }
 }

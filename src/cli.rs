@@ -109,12 +109,15 @@ struct RunArgs {
     /// Output folder [default: reports/<as-of>].
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// Days after the as-of date in which an open obligation counts as `due`.
-    #[arg(long, value_name = "DAYS", default_value_t = 7, value_parser = clap::value_parser!(u32).range(0..=366))]
-    look_ahead: u32,
-    /// Service name shown in the report.
-    #[arg(long, value_name = "NAME", default_value = "Youth Justice Service")]
-    service: String,
+    /// Days after the as-of date in which an open obligation counts as `due` [default: the configuration's, else 7].
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(0..=366))]
+    look_ahead: Option<u32>,
+    /// Service name shown in the report [default: the configuration's].
+    #[arg(long, value_name = "NAME")]
+    service: Option<String>,
+    /// Service configuration [default: yjaudit.toml in the input folder, if present].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,6 +129,9 @@ enum RulesCommand {
         /// Folder of rule files [default: the bundled rules/].
         #[arg(long, value_name = "DIR")]
         rules: Option<PathBuf>,
+        /// Service configuration to show the rules under (enabled, parameters).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
     /// Explain one rule: what it checks, how time is counted, its policy text.
     Explain {
@@ -146,8 +152,7 @@ pub enum Format {
 }
 
 fn parse_date_arg(text: &str) -> Result<chrono::NaiveDate, String> {
-    crate::time::parse_date(text.trim())
-        .map_err(|_| format!("`{text}` is not a date: use YYYY-MM-DD between 1990 and 2100"))
+    crate::time::parse_date(text.trim()).map_err(|_| format!("`{text}` is not a date: use YYYY-MM-DD between 1990 and 2100"))
 }
 
 /// A bundled folder: as given, else relative to the current folder, else
@@ -165,18 +170,14 @@ fn bundled(given: Option<PathBuf>, relative: &str) -> PathBuf {
 }
 
 fn today_in_london() -> chrono::NaiveDate {
-    chrono::Utc::now()
-        .with_timezone(&chrono_tz::Europe::London)
-        .date_naive()
+    chrono::Utc::now().with_timezone(&chrono_tz::Europe::London).date_naive()
 }
 
 fn check_profile(profile: &str) -> Result<(), Failure> {
     if profile.eq_ignore_ascii_case("canonical") {
         Ok(())
     } else {
-        Err(Failure::Usage(format!(
-            "unknown profile `{profile}`: this build reads the `canonical` profile (data-contract.md section 1)"
-        )))
+        Err(Failure::Usage(format!("unknown profile `{profile}`: this build reads the `canonical` profile (data-contract.md section 1)")))
     }
 }
 
@@ -190,10 +191,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    let command_line: Vec<String> = args
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
+    let command_line: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
     match execute(cli.command, command_line) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
@@ -215,23 +213,14 @@ fn execute(command: Command, command_line: Vec<String>) -> Result<(), Failure> {
                 history_days: args.history_days.clamp(30, 36_500),
                 workers: args.workers,
             };
-            crate::generate::generate(&spec, &args.out)
-                .map_err(|e| Failure::Output(format!("cannot write {}: {e}", args.out.display())))
+            crate::generate::generate(&spec, &args.out).map_err(|e| Failure::Output(format!("cannot write {}: {e}", args.out.display())))
         }
-        Command::Rules {
-            command: RulesCommand::List { format, rules },
-        } => {
-            let set = RuleSet::load(&bundled(rules, "rules"))?;
-            print_out(&list_rules(&set, format))
+        Command::Rules { command: RulesCommand::List { format, rules, config } } => {
+            let all = RuleSet::load(&bundled(rules.clone(), "rules"))?;
+            let (enabled, _, _) = crate::load_rules(&bundled(rules, "rules"), config.as_deref())?;
+            print_out(&list_rules(&all, &enabled, format))
         }
-        Command::Rules {
-            command:
-                RulesCommand::Explain {
-                    code,
-                    format,
-                    rules,
-                },
-        } => {
+        Command::Rules { command: RulesCommand::Explain { code, format, rules } } => {
             let set = RuleSet::load(&bundled(rules, "rules"))?;
             let Some(rule) = set.get(&code) else {
                 let hint = crate::text::nearest(&code, set.rules.iter().map(|r| r.code.as_str()))
@@ -251,9 +240,7 @@ fn execute(command: Command, command_line: Vec<String>) -> Result<(), Failure> {
 fn print_out(text: &str) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::Output(format!(
-            "cannot write to standard output: {e}"
-        ))),
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::Output(format!("cannot write to standard output: {e}"))),
         _ => Ok(()),
     }
 }
@@ -269,14 +256,13 @@ fn run(args: RunArgs, command_line: Vec<String>) -> Result<(), Failure> {
     let plan = Plan {
         input: bundled(args.input.input, "sample-data/canonical"),
         rules: bundled(args.rules, "rules"),
-        out: args
-            .out
-            .unwrap_or_else(|| PathBuf::from("reports").join(as_of.to_string())),
+        out: args.out.unwrap_or_else(|| PathBuf::from("reports").join(as_of.to_string())),
         profile: args.input.profile.to_ascii_lowercase(),
         as_of,
         period: (args.from, args.to),
         look_ahead_days: args.look_ahead,
         service: args.service,
+        config: args.config,
         command_line,
     };
     let started = std::time::Instant::now();
@@ -301,16 +287,9 @@ fn check(args: InputArgs) -> Result<(), Failure> {
     check_profile(&args.profile)?;
     let input = bundled(args.input, "sample-data/canonical");
     let ingest = crate::source::load(&input)?;
-    let mut text = format!(
-        "Extract {} (profile {}): usable.\n",
-        input.display(),
-        args.profile
-    );
+    let mut text = format!("Extract {} (profile {}): usable.\n", input.display(), args.profile);
     for (name, report) in &ingest.files {
-        text += &format!(
-            "  {name}: {} rows read, {} used, {} rejected\n",
-            report.rows_read, report.rows_used, report.rows_rejected
-        );
+        text += &format!("  {name}: {} rows read, {} used, {} rejected\n", report.rows_read, report.rows_used, report.rows_rejected);
         for (reason, count) in &report.rejected_by_reason {
             text += &format!("      rejected, {reason}: {count}\n");
         }
@@ -318,10 +297,7 @@ fn check(args: InputArgs) -> Result<(), Failure> {
             text += &format!("      warning, {kind}: {count}\n");
         }
         if report.ignored_columns_count > 0 {
-            text += &format!(
-                "      ignored columns: {}\n",
-                report.ignored_columns.join(", ")
-            );
+            text += &format!("      ignored columns: {}\n", report.ignored_columns.join(", "));
         }
     }
     if !ingest.ignored_files.is_empty() {
@@ -332,48 +308,50 @@ fn check(args: InputArgs) -> Result<(), Failure> {
             "  {}:{}: {}{} (value `{}`)\n",
             r.file,
             r.line,
-            if r.column.is_empty() {
-                String::new()
-            } else {
-                format!("{}: ", r.column)
-            },
+            if r.column.is_empty() { String::new() } else { format!("{}: ", r.column) },
             r.reason,
             r.value
         );
     }
     if ingest.rejected.len() > 20 {
-        text += &format!(
-            "  … and {} more rejected rows\n",
-            ingest.rejected.len() - 20
-        );
+        text += &format!("  … and {} more rejected rows\n", ingest.rejected.len() - 20);
     }
     print_out(&text)
 }
 
-fn list_rules(set: &RuleSet, format: Format) -> String {
+fn list_rules(all: &RuleSet, enabled: &RuleSet, format: Format) -> String {
+    fn shown<'a>(enabled: &'a RuleSet, r: &'a crate::rules::Rule) -> &'a crate::rules::Rule {
+        enabled.get(&r.code).unwrap_or(r)
+    }
     match format {
         Format::Json => {
-            let rules: Vec<serde_json::Value> = set
+            let rules: Vec<serde_json::Value> = all
                 .rules
                 .iter()
                 .map(|r| {
+                    let r = shown(enabled, r);
                     serde_json::json!({
                         "code": r.code,
                         "title": r.title,
                         "kind": r.kind.name(),
                         "citation": r.citation,
                         "policy": r.policy,
-                        "enabled": true,
+                        "enabled": enabled.get(&r.code).is_some(),
                         "parameters": r.kind.parameters().into_iter().collect::<std::collections::BTreeMap<_, _>>(),
+                        "local_choices": r.local_choices,
+                        "overridden": r.overridden,
+                        "applies_to": r.applies_to.describe(),
                     })
                 })
                 .collect();
             serde_json::to_string_pretty(&rules).expect("rules serialise") + "\n"
         }
         Format::Table => {
-            let mut text = String::new();
-            for r in &set.rules {
-                let limit = r
+            let mut text = format!("{:<7} {:<8} {:<11} {:<18} {:<26} {}\n", "CODE", "ENABLED", "KIND", "LIMIT", "CITATION", "TITLE");
+            for r in &all.rules {
+                let on = enabled.get(&r.code).is_some();
+                let r = shown(enabled, r);
+                let mut limit = r
                     .kind
                     .parameters()
                     .into_iter()
@@ -381,15 +359,20 @@ fn list_rules(set: &RuleSet, format: Format) -> String {
                     .map(|(_, v)| v)
                     .collect::<Vec<_>>()
                     .join(", ");
+                if !r.overridden.is_empty() {
+                    limit += " *";
+                }
                 text += &format!(
-                    "{}  {:<10} {:<18} {:<16} {}\n",
+                    "{:<7} {:<8} {:<11} {:<18} {:<26} {}\n",
                     r.code,
+                    if on { "yes" } else { "no" },
                     r.kind.name(),
                     limit,
                     r.citation,
                     r.title
                 );
             }
+            text += "\n* set by the service's configuration. `yjaudit rules explain CODE` tells the whole rule.\n";
             text
         }
     }
@@ -409,6 +392,8 @@ pub fn explain(rule: &crate::rules::Rule, format: Format) -> String {
             "how_it_is_judged": rule.kind.describe(),
             "example": rule.example,
             "parameters": rule.kind.parameters().into_iter().collect::<std::collections::BTreeMap<_, _>>(),
+            "local_choices": rule.local_choices,
+            "applies_to": rule.applies_to.describe(),
         }))
         .expect("rule serialises")
             + "\n";
@@ -431,6 +416,13 @@ pub fn explain(rule: &crate::rules::Rule, format: Format) -> String {
     text += &format!("\nParameters ({} rule):\n", rule.kind.name());
     for (name, value) in rule.kind.parameters() {
         text += &format!("  {name} = {value}\n");
+        if let Some(why) = rule.local_choices.get(name) {
+            text +=
+                &format!("      local choice: {why} A service can change it in yjaudit.toml ([rules.{}] {name} = \"...\").\n", rule.code);
+        }
+        if let Some(default) = rule.overridden.get(name) {
+            text += &format!("      set by the service's configuration (the rule file says {default})\n");
+        }
     }
     text
 }

@@ -64,14 +64,8 @@ pub fn evaluate(rules: &[&Rule], ctx: &Context) -> Vec<(u16, Obligation)> {
         }
         found
     };
-    let cases = (0..ctx.extract.cases.len() as u32)
-        .into_par_iter()
-        .with_min_len(64)
-        .flat_map_iter(|c| run(Unit::Case(c)));
-    let workers = (0..ctx.extract.workers.len() as u32)
-        .into_par_iter()
-        .with_min_len(16)
-        .flat_map_iter(|w| run(Unit::Worker(w)));
+    let cases = (0..ctx.extract.cases.len() as u32).into_par_iter().with_min_len(64).flat_map_iter(|c| run(Unit::Case(c)));
+    let workers = (0..ctx.extract.workers.len() as u32).into_par_iter().with_min_len(16).flat_map_iter(|w| run(Unit::Worker(w)));
     let mut all: Vec<(u16, Obligation)> = cases.chain(workers).collect();
     all.extend(run(Unit::Caseless));
     all

@@ -35,13 +35,7 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 5] = [
-        Status::Met,
-        Status::Late,
-        Status::Overdue,
-        Status::Due,
-        Status::Pending,
-    ];
+    pub const ALL: [Status; 5] = [Status::Met, Status::Late, Status::Overdue, Status::Due, Status::Pending];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -71,12 +65,8 @@ impl Judgement {
         match done_at {
             Some(done) if due.is_met_by(done) => (Status::Met, None),
             Some(done) => (Status::Late, Some(days_between(due_date, done.date()))),
-            None if due_date < self.as_of => {
-                (Status::Overdue, Some(days_between(due_date, self.as_of)))
-            }
-            None if days_between(self.as_of, due_date) <= self.look_ahead_days as i64 => {
-                (Status::Due, None)
-            }
+            None if due_date < self.as_of => (Status::Overdue, Some(days_between(due_date, self.as_of))),
+            None if days_between(self.as_of, due_date) <= self.look_ahead_days as i64 => (Status::Due, None),
             None => (Status::Pending, None),
         }
     }
@@ -101,12 +91,7 @@ pub struct Finding {
 }
 
 /// Judges, attributes, filters to the period and sorts.
-pub fn judge(
-    found: Vec<(u16, Obligation)>,
-    rules: &[&Rule],
-    extract: &Extract,
-    judgement: &Judgement,
-) -> Vec<Finding> {
+pub fn judge(found: Vec<(u16, Obligation)>, rules: &[&Rule], extract: &Extract, judgement: &Judgement) -> Vec<Finding> {
     let mut findings: Vec<Finding> = found
         .into_par_iter()
         .filter(|(_, o)| judgement.in_period(o.due))
@@ -117,14 +102,7 @@ pub fn judge(
                 (None, None) => None,
             };
             let (status, overdue_days) = judgement.status(o.due, o.done_at);
-            Finding {
-                rule,
-                case: o.case,
-                worker,
-                obligation: o,
-                status,
-                overdue_days,
-            }
+            Finding { rule, case: o.case, worker, obligation: o, status, overdue_days }
         })
         .collect();
     findings.par_sort_unstable_by(|a, b| compare(a, b, rules, extract));
@@ -143,9 +121,7 @@ fn compare(a: &Finding, b: &Finding, rules: &[&Rule], extract: &Extract) -> Orde
         .then_with(|| case_id(a).cmp(case_id(b)))
         .then_with(|| worker_id(a).cmp(worker_id(b)))
         .then_with(|| due_key(a.obligation.due).cmp(&due_key(b.obligation.due)))
-        .then_with(|| {
-            event_id(a.obligation.trigger_event).cmp(event_id(b.obligation.trigger_event))
-        })
+        .then_with(|| event_id(a.obligation.trigger_event).cmp(event_id(b.obligation.trigger_event)))
         .then_with(|| row(a, rules, extract).cmp(&row(b, rules, extract)))
 }
 
@@ -161,23 +137,16 @@ fn due_key(due: Due) -> (NaiveDate, bool, chrono::NaiveTime) {
 /// spreadsheet guard).
 pub fn row(f: &Finding, rules: &[&Rule], extract: &Extract) -> [String; 11] {
     let o = &f.obligation;
-    let event_id =
-        |e: Option<u32>| e.map_or(String::new(), |e| extract.events[e as usize].id.to_string());
+    let event_id = |e: Option<u32>| e.map_or(String::new(), |e| extract.events[e as usize].id.to_string());
     let team = match (f.case, f.worker) {
         (Some(c), _) => extract.cases[c as usize].team.as_deref().unwrap_or(""),
-        (None, Some(w)) => extract
-            .staff(w)
-            .and_then(|s| s.team.as_deref())
-            .unwrap_or(""),
+        (None, Some(w)) => extract.staff(w).and_then(|s| s.team.as_deref()).unwrap_or(""),
         (None, None) => "",
     };
     [
         rules[f.rule as usize].code.clone(),
-        f.case
-            .map_or(String::new(), |c| extract.cases[c as usize].id.to_string()),
-        f.worker.map_or(String::new(), |w| {
-            extract.workers[w as usize].id.to_string()
-        }),
+        f.case.map_or(String::new(), |c| extract.cases[c as usize].id.to_string()),
+        f.worker.map_or(String::new(), |w| extract.workers[w as usize].id.to_string()),
         team.to_string(),
         event_id(o.trigger_event),
         o.trigger_at.to_string(),
@@ -195,11 +164,7 @@ mod tests {
     use crate::time::{Moment, parse_date, parse_moment};
 
     fn judgement() -> Judgement {
-        Judgement {
-            as_of: parse_date("2024-06-10").unwrap(),
-            look_ahead_days: 7,
-            period: (None, None),
-        }
+        Judgement { as_of: parse_date("2024-06-10").unwrap(), look_ahead_days: 7, period: (None, None) }
     }
 
     #[test]
@@ -211,35 +176,17 @@ mod tests {
         assert_eq!(j.status(due, at("2024-06-06")), (Status::Late, Some(1)));
         assert_eq!(j.status(due, None), (Status::Overdue, Some(5)));
         assert_eq!(j.status(Due::Date(j.as_of), None), (Status::Due, None));
-        assert_eq!(
-            j.status(Due::Date(parse_date("2024-06-17").unwrap()), None),
-            (Status::Due, None)
-        );
-        assert_eq!(
-            j.status(Due::Date(parse_date("2024-06-18").unwrap()), None),
-            (Status::Pending, None)
-        );
+        assert_eq!(j.status(Due::Date(parse_date("2024-06-17").unwrap()), None), (Status::Due, None));
+        assert_eq!(j.status(Due::Date(parse_date("2024-06-18").unwrap()), None), (Status::Pending, None));
     }
 
     #[test]
     fn a_timed_due_is_judged_by_elapsed_time_and_counted_by_date() {
         let j = judgement();
         let due = Due::At(parse_moment("2024-06-05T10:00").unwrap().at);
-        assert_eq!(
-            j.status(due, Some(parse_moment("2024-06-05T10:00").unwrap())),
-            (Status::Met, None)
-        );
-        assert_eq!(
-            j.status(due, Some(parse_moment("2024-06-05T10:01").unwrap())),
-            (Status::Late, Some(0))
-        );
-        assert_eq!(
-            j.status(
-                due,
-                Some(Moment::date_only(parse_date("2024-06-05").unwrap()))
-            ),
-            (Status::Met, None)
-        );
+        assert_eq!(j.status(due, Some(parse_moment("2024-06-05T10:00").unwrap())), (Status::Met, None));
+        assert_eq!(j.status(due, Some(parse_moment("2024-06-05T10:01").unwrap())), (Status::Late, Some(0)));
+        assert_eq!(j.status(due, Some(Moment::date_only(parse_date("2024-06-05").unwrap()))), (Status::Met, None));
     }
 
     #[test]

@@ -52,22 +52,8 @@ pub struct Spec {
     pub workers: Option<usize>,
 }
 
-const TEAMS: &[&str] = &[
-    "North Locality",
-    "South Locality",
-    "City Team",
-    "County Team",
-    "Intervention Team",
-];
-const ROLES: &[&str] = &[
-    "case_manager",
-    "case_manager",
-    "case_manager",
-    "senior_case_manager",
-    "yjso",
-    "advanced_practitioner",
-    "student",
-];
+const TEAMS: &[&str] = &["North Locality", "South Locality", "City Team", "County Team", "Intervention Team"];
+const ROLES: &[&str] = &["case_manager", "case_manager", "case_manager", "senior_case_manager", "yjso", "advanced_practitioner", "student"];
 const CASE_TYPES: &[&str] = &[
     "yro",
     "yro",
@@ -104,10 +90,7 @@ fn stamp(t: NaiveDateTime) -> String {
 pub fn generate(spec: &Spec, folder: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(folder)?;
     let open = |name: &str| -> std::io::Result<BufWriter<std::fs::File>> {
-        Ok(BufWriter::with_capacity(
-            1 << 20,
-            std::fs::File::create(folder.join(name))?,
-        ))
+        Ok(BufWriter::with_capacity(1 << 20, std::fs::File::create(folder.join(name))?))
     };
     let mut w = Writers {
         cases: open("cases.csv")?,
@@ -116,33 +99,17 @@ pub fn generate(spec: &Spec, folder: &Path) -> std::io::Result<()> {
         events: open("events.csv")?,
         absences: open("absences.csv")?,
     };
-    writeln!(
-        w.cases,
-        "case_id,child_id,initials,gender,team,case_type,opened_on,closed_on,looked_after,next_steps,iss"
-    )?;
-    writeln!(
-        w.staff,
-        "worker_id,name,team,role,gender,manager_id,buddy_id,started_on,left_on"
-    )?;
+    writeln!(w.cases, "case_id,child_id,initials,gender,team,case_type,opened_on,closed_on,looked_after,next_steps,iss")?;
+    writeln!(w.staff, "worker_id,name,team,role,gender,manager_id,buddy_id,started_on,left_on")?;
     writeln!(w.allocations, "case_id,worker_id,role,from,to")?;
-    writeln!(
-        w.events,
-        "event_id,case_id,worker_id,event_type,occurred_at,recorded_at,rosh,saw,lor,mode,psr"
-    )?;
-    writeln!(
-        w.absences,
-        "worker_id,kind,starts_on,ends_on,cover_recorded_at"
-    )?;
+    writeln!(w.events, "event_id,case_id,worker_id,event_type,occurred_at,recorded_at,rosh,saw,lor,mode,psr")?;
+    writeln!(w.absences, "worker_id,kind,starts_on,ends_on,cover_recorded_at")?;
 
     let mut rng = Random(spec.seed ^ 0x5EED_CA5E);
     let workers = spec.workers.unwrap_or(spec.cases / 12).max(4);
     let teams = (workers / 5).clamp(2, TEAMS.len() * 1000);
     let team_name = |t: usize| {
-        if t < TEAMS.len() {
-            TEAMS[t].to_string()
-        } else {
-            format!("{} {}", TEAMS[t % TEAMS.len()], t / TEAMS.len() + 1)
-        }
+        if t < TEAMS.len() { TEAMS[t].to_string() } else { format!("{} {}", TEAMS[t % TEAMS.len()], t / TEAMS.len() + 1) }
     };
     let first_day = spec.as_of - Days::new(spec.history_days);
     let mut event_id = 0u64;
@@ -156,27 +123,11 @@ pub fn generate(spec: &Spec, folder: &Path) -> std::io::Result<()> {
     for i in 0..workers {
         let team = worker_team[i];
         let is_manager = i < teams;
-        let role = if is_manager {
-            "team_manager"
-        } else {
-            *rng.pick(ROLES)
-        };
-        let manager = if is_manager {
-            String::new()
-        } else {
-            format!("W{:05}", team)
-        };
-        let buddy = if rng.chance(85) {
-            format!("W{:05}", (i + teams) % workers)
-        } else {
-            String::new()
-        };
+        let role = if is_manager { "team_manager" } else { *rng.pick(ROLES) };
+        let manager = if is_manager { String::new() } else { format!("W{:05}", team) };
+        let buddy = if rng.chance(85) { format!("W{:05}", (i + teams) % workers) } else { String::new() };
         let gender = if rng.chance(65) { "F" } else { "M" };
-        let left = if rng.chance(4) {
-            (spec.as_of - Days::new(rng.below(200))).to_string()
-        } else {
-            String::new()
-        };
+        let left = if rng.chance(4) { (spec.as_of - Days::new(rng.below(200))).to_string() } else { String::new() };
         writeln!(
             w.staff,
             "W{i:05},Worker {i},{},{role},{gender},{manager},{buddy},{},{left}",
@@ -186,47 +137,22 @@ pub fn generate(spec: &Spec, folder: &Path) -> std::io::Result<()> {
         // Supervision of the worker: roughly every 5-7 weeks, with gaps.
         let mut day = first_day + Days::new(rng.below(40));
         // Some workers' supervision has lapsed.
-        let last_supervision = if i % 7 == 5 {
-            spec.as_of - Days::new(60)
-        } else {
-            spec.as_of
-        };
+        let last_supervision = if i % 7 == 5 { spec.as_of - Days::new(60) } else { spec.as_of };
         while day <= last_supervision {
             let held = at(day, 600 + rng.below(300));
             let longest_delay = if rng.chance(80) { 47 } else { 120 };
-            let recorded = if rng.chance(8) {
-                String::new()
-            } else {
-                stamp(held + chrono::Duration::hours(rng.below(longest_delay) as i64))
-            };
+            let recorded =
+                if rng.chance(8) { String::new() } else { stamp(held + chrono::Duration::hours(rng.below(longest_delay) as i64)) };
             if recorded.is_empty() || held + chrono::Duration::hours(1) <= at(spec.as_of, 0) {
-                writeln!(
-                    w.events,
-                    "{},,W{i:05},supervision,{},{recorded},,,,,",
-                    next_event(),
-                    stamp(held)
-                )?;
+                writeln!(w.events, "{},,W{i:05},supervision,{},{recorded},,,,,", next_event(), stamp(held))?;
             }
-            day = day
-                + Days::new(if rng.chance(75) {
-                    28 + rng.below(14)
-                } else {
-                    43 + rng.below(40)
-                });
+            day = day + Days::new(if rng.chance(75) { 28 + rng.below(14) } else { 43 + rng.below(40) });
         }
         if rng.chance(30) {
             let start = first_day + Days::new(rng.below(spec.history_days));
-            let kind = if rng.chance(50) {
-                "planned"
-            } else {
-                "unplanned"
-            };
+            let kind = if rng.chance(50) { "planned" } else { "unplanned" };
             let end = start + Days::new(1 + rng.below(20));
-            let cover = if kind == "planned" && rng.chance(70) {
-                stamp(at(start - Days::new(rng.below(3)), 540))
-            } else {
-                String::new()
-            };
+            let cover = if kind == "planned" && rng.chance(70) { stamp(at(start - Days::new(rng.below(3)), 540)) } else { String::new() };
             writeln!(w.absences, "W{i:05},{kind},{start},{end},{cover}")?;
         }
     }
@@ -245,16 +171,8 @@ pub fn generate(spec: &Spec, folder: &Path) -> std::io::Result<()> {
         };
         let length = 60 + rng.below(400);
         let closed = opened + Days::new(length);
-        let closed_text = if !showcase && closed < spec.as_of && rng.chance(80) {
-            closed.to_string()
-        } else {
-            String::new()
-        };
-        let last_day = if closed_text.is_empty() {
-            spec.as_of
-        } else {
-            closed
-        };
+        let closed_text = if !showcase && closed < spec.as_of && rng.chance(80) { closed.to_string() } else { String::new() };
+        let last_day = if closed_text.is_empty() { spec.as_of } else { closed };
         let case_type = *rng.pick(CASE_TYPES);
         let initials = format!(
             "{}{}",
@@ -276,52 +194,20 @@ pub fn generate(spec: &Spec, folder: &Path) -> std::io::Result<()> {
         if rng.chance(20) && length > 120 {
             let switch = opened + Days::new(30 + rng.below(length - 60));
             let second = teams + rng.below((workers - teams) as u64) as usize;
-            writeln!(
-                w.allocations,
-                "{case_id},{},primary,{opened},{}",
-                worker_id(worker),
-                switch - Days::new(1)
-            )?;
-            writeln!(
-                w.allocations,
-                "{case_id},{},primary,{switch},",
-                worker_id(second)
-            )?;
+            writeln!(w.allocations, "{case_id},{},primary,{opened},{}", worker_id(worker), switch - Days::new(1))?;
+            writeln!(w.allocations, "{case_id},{},primary,{switch},", worker_id(second))?;
         } else {
-            writeln!(
-                w.allocations,
-                "{case_id},{},primary,{opened},",
-                worker_id(worker)
-            )?;
+            writeln!(w.allocations, "{case_id},{},primary,{opened},", worker_id(worker))?;
         }
         if rng.chance(10) {
             let co = rng.below(workers as u64) as usize;
-            let to = if rng.chance(50) {
-                (opened + Days::new(30 + rng.below(90))).to_string()
-            } else {
-                String::new()
-            };
-            writeln!(
-                w.allocations,
-                "{case_id},{},co_allocated,{},{to}",
-                worker_id(co),
-                opened + Days::new(rng.below(20))
-            )?;
+            let to = if rng.chance(50) { (opened + Days::new(30 + rng.below(90))).to_string() } else { String::new() };
+            writeln!(w.allocations, "{case_id},{},co_allocated,{},{to}", worker_id(co), opened + Days::new(rng.below(20)))?;
         }
 
-        let event = |w: &mut Writers,
-                     id: String,
-                     kind: &str,
-                     occurred: String,
-                     recorded: String,
-                     extra: &str|
-         -> std::io::Result<()> {
+        let event = |w: &mut Writers, id: String, kind: &str, occurred: String, recorded: String, extra: &str| -> std::io::Result<()> {
             debug_assert!(EVENT_TYPES.contains(&kind));
-            writeln!(
-                w.events,
-                "{id},{case_id},{},{kind},{occurred},{recorded},{extra}",
-                worker_id(worker)
-            )
+            writeln!(w.events, "{id},{case_id},{},{kind},{occurred},{recorded},{extra}", worker_id(worker))
         };
         let extract_taken = at(spec.as_of, 24 * 60);
         let recorded_after = |rng: &mut Random, t: NaiveDateTime| -> String {
@@ -333,14 +219,9 @@ pub fn generate(spec: &Spec, folder: &Path) -> std::io::Result<()> {
                 48 * 60 + rng.below(5 * 24 * 60)
             };
             let recorded = t + chrono::Duration::minutes(delay as i64);
-            if recorded < extract_taken {
-                stamp(recorded)
-            } else {
-                String::new()
-            }
+            if recorded < extract_taken { stamp(recorded) } else { String::new() }
         };
-        let day_in =
-            |rng: &mut Random, from: NaiveDate, span: u64| from + Days::new(rng.below(span.max(1)));
+        let day_in = |rng: &mut Random, from: NaiveDate, span: u64| from + Days::new(rng.below(span.max(1)));
         let mut budget = 15 + rng.below(11) as usize;
 
         // Assessments and risk: levels change over time.
@@ -349,51 +230,22 @@ pub fn generate(spec: &Spec, folder: &Path) -> std::io::Result<()> {
         while day <= last_day && budget > 0 {
             let (rosh, saw, lor) = (rng.pick(LEVELS), rng.pick(LEVELS), rng.pick(LEVELS));
             let t = at(day, 540 + rng.below(480));
-            let occurred = if rng.chance(15) {
-                day.to_string()
-            } else {
-                stamp(t)
-            };
-            event(
-                &mut w,
-                next_event(),
-                "assessment",
-                occurred,
-                String::new(),
-                &format!("{rosh},{saw},{lor},,"),
-            )?;
+            let occurred = if rng.chance(15) { day.to_string() } else { stamp(t) };
+            event(&mut w, next_event(), "assessment", occurred, String::new(), &format!("{rosh},{saw},{lor},,"))?;
             budget -= 1;
-            let gap = if rng.chance(70) {
-                60 + rng.below(17)
-            } else {
-                78 + rng.below(40)
-            };
+            let gap = if rng.chance(70) { 60 + rng.below(17) } else { 78 + rng.below(40) };
             day = day + Days::new(gap);
             if day <= last_day && budget > 0 {
                 let t = at(day, 600 + rng.below(300));
                 reviews.push(t);
                 let (rosh, saw) = (rng.pick(LEVELS), rng.pick(LEVELS));
                 let recorded = recorded_after(&mut rng, t);
-                event(
-                    &mut w,
-                    next_event(),
-                    "cmm.risk_review",
-                    stamp(t),
-                    recorded,
-                    &format!("{rosh},{saw},,,"),
-                )?;
+                event(&mut w, next_event(), "cmm.risk_review", stamp(t), recorded, &format!("{rosh},{saw},,,"))?;
                 budget -= 1;
                 if rng.chance(85) {
                     let review = t + chrono::Duration::days(rng.below(10) as i64);
                     if review.date() <= spec.as_of {
-                        event(
-                            &mut w,
-                            next_event(),
-                            "assessment.review",
-                            stamp(review),
-                            String::new(),
-                            ",,,,",
-                        )?;
+                        event(&mut w, next_event(), "assessment.review", stamp(review), String::new(), ",,,,")?;
                         budget = budget.saturating_sub(1);
                     }
                 }
@@ -405,33 +257,14 @@ pub fn generate(spec: &Spec, folder: &Path) -> std::io::Result<()> {
         if rng.chance(35) && budget > 3 {
             let failure = day_in(&mut rng, opened, length.min(200));
             if failure < spec.as_of {
-                let kind = if rng.chance(75) {
-                    "compliance.unacceptable_failure"
-                } else {
-                    "compliance.unacceptable_behaviour"
-                };
-                event(
-                    &mut w,
-                    next_event(),
-                    kind,
-                    stamp(at(failure, 600)),
-                    String::new(),
-                    ",,,,",
-                )?;
-                let wait = if rng.chance(75) {
-                    3 + rng.below(10)
-                } else {
-                    14 + rng.below(20)
-                };
+                let kind = if rng.chance(75) { "compliance.unacceptable_failure" } else { "compliance.unacceptable_behaviour" };
+                event(&mut w, next_event(), kind, stamp(at(failure, 600)), String::new(), ",,,,")?;
+                let wait = if rng.chance(75) { 3 + rng.below(10) } else { 14 + rng.below(20) };
                 let cmm = failure + Days::new(wait);
                 if rng.chance(90) && cmm <= spec.as_of {
                     let cmm_at = at(cmm, 600);
                     if rng.chance(80) {
-                        let lead = if rng.chance(80) {
-                            26 + rng.below(72)
-                        } else {
-                            1 + rng.below(20)
-                        };
+                        let lead = if rng.chance(80) { 26 + rng.below(72) } else { 1 + rng.below(20) };
                         event(
                             &mut w,
                             next_event(),
@@ -442,25 +275,11 @@ pub fn generate(spec: &Spec, folder: &Path) -> std::io::Result<()> {
                         )?;
                     }
                     let recorded = recorded_after(&mut rng, cmm_at);
-                    event(
-                        &mut w,
-                        next_event(),
-                        "cmm.compliance",
-                        stamp(cmm_at),
-                        recorded,
-                        ",,,,",
-                    )?;
+                    event(&mut w, next_event(), "cmm.compliance", stamp(cmm_at), recorded, ",,,,")?;
                     if rng.chance(80) {
                         let minutes = cmm_at + chrono::Duration::days(rng.below(9) as i64);
                         if minutes.date() <= spec.as_of {
-                            event(
-                                &mut w,
-                                next_event(),
-                                "cmm.minutes",
-                                stamp(minutes),
-                                stamp(minutes),
-                                ",,,,",
-                            )?;
+                            event(&mut w, next_event(), "cmm.minutes", stamp(minutes), stamp(minutes), ",,,,")?;
                         }
                     }
                     budget = budget.saturating_sub(4);
@@ -472,30 +291,12 @@ pub fn generate(spec: &Spec, folder: &Path) -> std::io::Result<()> {
         if rng.chance(8) {
             let start = day_in(&mut rng, opened, length.min(120));
             if start < spec.as_of {
-                event(
-                    &mut w,
-                    next_event(),
-                    "caretaking.start",
-                    start.to_string(),
-                    String::new(),
-                    ",,,,",
-                )?;
+                event(&mut w, next_event(), "caretaking.start", start.to_string(), String::new(), ",,,,")?;
                 let months = rng.below(6);
                 let end = start + Days::new(months * 30 + rng.below(30));
                 if end <= spec.as_of && rng.chance(70) {
-                    let kind = if rng.chance(50) {
-                        "caretaking.end"
-                    } else {
-                        "transfer.full"
-                    };
-                    event(
-                        &mut w,
-                        next_event(),
-                        kind,
-                        end.to_string(),
-                        String::new(),
-                        ",,,,",
-                    )?;
+                    let kind = if rng.chance(50) { "caretaking.end" } else { "transfer.full" };
+                    event(&mut w, next_event(), kind, end.to_string(), String::new(), ",,,,")?;
                 }
             }
         }
@@ -505,46 +306,11 @@ pub fn generate(spec: &Spec, folder: &Path) -> std::io::Result<()> {
             let days_ago = |n: u64| spec.as_of - Days::new(n);
             let none = String::new();
             match (c / 10) % 7 {
-                0 => event(
-                    &mut w,
-                    next_event(),
-                    "cmm.significant_event",
-                    stamp(at(days_ago(1), 900)),
-                    none,
-                    ",,,,",
-                )?,
-                1 => event(
-                    &mut w,
-                    next_event(),
-                    "case_discussion",
-                    stamp(at(days_ago(1), 660)),
-                    none,
-                    ",,,,",
-                )?,
-                2 => event(
-                    &mut w,
-                    next_event(),
-                    "management_oversight",
-                    stamp(at(spec.as_of, 570)),
-                    none,
-                    ",,,,",
-                )?,
-                3 => event(
-                    &mut w,
-                    next_event(),
-                    "compliance.unacceptable_failure",
-                    stamp(at(days_ago(8), 600)),
-                    none,
-                    ",,,,",
-                )?,
-                4 => event(
-                    &mut w,
-                    next_event(),
-                    "cmm.compliance",
-                    stamp(at(spec.as_of + Days::new(3), 600)),
-                    none,
-                    ",,,,",
-                )?,
+                0 => event(&mut w, next_event(), "cmm.significant_event", stamp(at(days_ago(1), 900)), none, ",,,,")?,
+                1 => event(&mut w, next_event(), "case_discussion", stamp(at(days_ago(1), 660)), none, ",,,,")?,
+                2 => event(&mut w, next_event(), "management_oversight", stamp(at(spec.as_of, 570)), none, ",,,,")?,
+                3 => event(&mut w, next_event(), "compliance.unacceptable_failure", stamp(at(days_ago(8), 600)), none, ",,,,")?,
+                4 => event(&mut w, next_event(), "cmm.compliance", stamp(at(spec.as_of + Days::new(3), 600)), none, ",,,,")?,
                 5 => event(
                     &mut w,
                     next_event(),
@@ -553,49 +319,19 @@ pub fn generate(spec: &Spec, folder: &Path) -> std::io::Result<()> {
                     none,
                     ",,,,",
                 )?,
-                _ => event(
-                    &mut w,
-                    next_event(),
-                    "assessment",
-                    stamp(at(days_ago(74), 600)),
-                    none,
-                    "medium,high,low,,",
-                )?,
+                _ => event(&mut w, next_event(), "assessment", stamp(at(days_ago(74), 600)), none, "medium,high,low,,")?,
             }
         }
 
         // Case work: contacts, discussions and oversight to the budget.
         while budget > 0 {
-            let d = day_in(
-                &mut rng,
-                opened,
-                (last_day - opened).num_days().max(1) as u64,
-            );
+            let d = day_in(&mut rng, opened, (last_day - opened).num_days().max(1) as u64);
             let t = at(d, 540 + rng.below(540));
             let (kind, recorded, extra) = match rng.below(10) {
-                0 | 1 => (
-                    "case_discussion",
-                    recorded_after(&mut rng, t),
-                    ",,,,".to_string(),
-                ),
-                2 => (
-                    "management_oversight",
-                    recorded_after(&mut rng, t),
-                    ",,,,".to_string(),
-                ),
-                3 => (
-                    "plan.intervention_review",
-                    String::new(),
-                    ",,,,".to_string(),
-                ),
-                _ => (
-                    "contact",
-                    String::new(),
-                    format!(
-                        ",,,{},",
-                        rng.pick(&["face_to_face", "face_to_face", "phone", "virtual"])
-                    ),
-                ),
+                0 | 1 => ("case_discussion", recorded_after(&mut rng, t), ",,,,".to_string()),
+                2 => ("management_oversight", recorded_after(&mut rng, t), ",,,,".to_string()),
+                3 => ("plan.intervention_review", String::new(), ",,,,".to_string()),
+                _ => ("contact", String::new(), format!(",,,{},", rng.pick(&["face_to_face", "face_to_face", "phone", "virtual"]))),
             };
             if t.date() <= spec.as_of {
                 event(&mut w, next_event(), kind, stamp(t), recorded, &extra)?;

@@ -9,6 +9,7 @@
 
 pub mod calendar;
 pub mod cli;
+pub mod config;
 pub mod engine;
 pub mod findings;
 pub mod generate;
@@ -68,9 +69,32 @@ pub struct Plan {
     pub profile: String,
     pub as_of: chrono::NaiveDate,
     pub period: (Option<chrono::NaiveDate>, Option<chrono::NaiveDate>),
-    pub look_ahead_days: u32,
-    pub service: String,
+    /// From the command line; else the configuration's; else 7.
+    pub look_ahead_days: Option<u32>,
+    /// From the command line; else the configuration's.
+    pub service: Option<String>,
+    /// `--config`; else `yjaudit.toml` in the input folder, if any.
+    pub config: Option<PathBuf>,
     pub command_line: Vec<String>,
+}
+
+/// Default look-ahead window for `due`, in days.
+pub const DEFAULT_LOOK_AHEAD_DAYS: u32 = 7;
+
+/// Loads the rules with a service's configuration applied, and the
+/// calendar with its closure days: what `run` and `rules list` both use.
+pub fn load_rules(
+    rules: &std::path::Path,
+    config: Option<&std::path::Path>,
+) -> Result<(rules::RuleSet, config::Config, calendar::Calendar), Failure> {
+    let mut rule_set = rules::RuleSet::load(rules)?;
+    let config = match config {
+        Some(path) => config::Config::load(path, &rule_set)?,
+        None => config::Config::default(),
+    };
+    config.apply(&mut rule_set);
+    let calendar = calendar::Calendar::load(&rules.join("calendar"))?.with_closures(config.closure_days.clone());
+    Ok((rule_set, config, calendar))
 }
 
 /// What a finished run tells the operator.
@@ -85,22 +109,16 @@ pub struct Summary {
 /// The pipeline: load rules and calendar, read the extract, evaluate,
 /// judge, and publish the outputs.
 pub fn audit(plan: &Plan) -> Result<Summary, Failure> {
-    let rule_set = rules::RuleSet::load(&plan.rules)?;
-    let calendar = calendar::Calendar::load(&plan.rules.join("calendar"))?;
+    let config_path = config::Config::find(plan.config.as_deref(), &plan.input);
+    let (rule_set, config, calendar) = load_rules(&plan.rules, config_path.as_deref())?;
+    let look_ahead_days = plan.look_ahead_days.or(config.look_ahead_days).unwrap_or(DEFAULT_LOOK_AHEAD_DAYS);
+    let service = plan.service.clone().or(config.service.clone()).unwrap_or_else(|| "Youth Justice Service".into());
     let ingest = source::load(&plan.input)?;
     let extract = &ingest.extract;
     let (assessed, not_assessed) = engine::assessable(&rule_set.rules, extract);
-    let ctx = kinds::Context {
-        extract,
-        calendar: &calendar,
-        as_of: plan.as_of,
-    };
+    let ctx = kinds::Context { extract, calendar: &calendar, as_of: plan.as_of };
     let obligations = engine::evaluate(&assessed, &ctx);
-    let judgement = findings::Judgement {
-        as_of: plan.as_of,
-        look_ahead_days: plan.look_ahead_days,
-        period: plan.period,
-    };
+    let judgement = findings::Judgement { as_of: plan.as_of, look_ahead_days, period: plan.period };
     let findings = findings::judge(obligations, &assessed, extract, &judgement);
     let run = output::RunRecord {
         ingest: &ingest,
@@ -110,10 +128,11 @@ pub fn audit(plan: &Plan) -> Result<Summary, Failure> {
         findings: &findings,
         as_of: plan.as_of,
         period: plan.period,
-        look_ahead_days: plan.look_ahead_days,
+        look_ahead_days,
         profile: &plan.profile,
         command_line: plan.command_line.clone(),
-        service: &plan.service,
+        service: &service,
+        config: &config,
     };
     output::publish::publish(&plan.out, |folder| output::write_all(folder, &run))?;
     Ok(Summary {

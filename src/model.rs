@@ -65,10 +65,7 @@ pub struct EventType(pub u8);
 
 impl EventType {
     pub fn named(name: &str) -> Option<EventType> {
-        EVENT_TYPES
-            .iter()
-            .position(|t| t.eq_ignore_ascii_case(name))
-            .map(|i| EventType(i as u8))
+        EVENT_TYPES.iter().position(|t| t.eq_ignore_ascii_case(name)).map(|i| EventType(i as u8))
     }
 
     pub fn name(self) -> &'static str {
@@ -94,10 +91,7 @@ impl EventSet {
         self.0 == 0
     }
     pub fn names(self) -> Vec<&'static str> {
-        (0..EVENT_TYPES.len())
-            .filter(|i| self.0 & (1 << i) != 0)
-            .map(|i| EVENT_TYPES[i])
-            .collect()
+        (0..EVENT_TYPES.len()).filter(|i| self.0 & (1 << i) != 0).map(|i| EVENT_TYPES[i]).collect()
     }
 }
 
@@ -238,13 +232,7 @@ impl Allocation {
 
     /// Exclusive end: a bare `to` ends with its day; None = current.
     pub fn end(&self) -> Option<NaiveDateTime> {
-        self.to.map(|to| {
-            if to.bare {
-                end_of_day_exclusive(to.date())
-            } else {
-                to.at
-            }
-        })
+        self.to.map(|to| if to.bare { end_of_day_exclusive(to.date()) } else { to.at })
     }
 
     /// An allocation ending at or before its start holds nothing.
@@ -334,9 +322,7 @@ impl Extract {
 
     pub fn allocations_of_worker(&self, worker: WorkerIdx) -> impl Iterator<Item = &Allocation> {
         let r = &self.worker_allocations[worker as usize];
-        self.worker_allocation_order[r.start as usize..r.end as usize]
-            .iter()
-            .map(|&i| &self.allocations[i as usize])
+        self.worker_allocation_order[r.start as usize..r.end as usize].iter().map(|&i| &self.allocations[i as usize])
     }
 
     pub fn staff(&self, worker: WorkerIdx) -> Option<&StaffRecord> {
@@ -350,11 +336,7 @@ impl Extract {
         self.primary_current_at(case, at).or_else(|| {
             self.primaries_started_by(case, at)
                 .filter_map(|a| a.end().map(|end| (end, a)))
-                .max_by(|(ea, a), (eb, b)| {
-                    ea.cmp(eb)
-                        .then(a.start().cmp(&b.start()))
-                        .then_with(|| self.lower_id_first(a, b))
-                })
+                .max_by(|(ea, a), (eb, b)| ea.cmp(eb).then(a.start().cmp(&b.start())).then_with(|| self.lower_id_first(a, b)))
                 .map(|(_, a)| a.worker)
         })
     }
@@ -363,29 +345,17 @@ impl Extract {
     pub fn primary_current_at(&self, case: CaseIdx, at: NaiveDateTime) -> Option<WorkerIdx> {
         self.primaries_started_by(case, at)
             .filter(|a| a.is_current_at(at))
-            .max_by(|a, b| {
-                a.start()
-                    .cmp(&b.start())
-                    .then_with(|| self.lower_id_first(a, b))
-            })
+            .max_by(|a, b| a.start().cmp(&b.start()).then_with(|| self.lower_id_first(a, b)))
             .map(|a| a.worker)
     }
 
-    fn primaries_started_by(
-        &self,
-        case: CaseIdx,
-        at: NaiveDateTime,
-    ) -> impl Iterator<Item = &Allocation> {
-        self.allocations_of_case(case).iter().filter(move |a| {
-            a.role == AllocationRole::Primary && a.holds_anything() && a.start() <= at
-        })
+    fn primaries_started_by(&self, case: CaseIdx, at: NaiveDateTime) -> impl Iterator<Item = &Allocation> {
+        self.allocations_of_case(case).iter().filter(move |a| a.role == AllocationRole::Primary && a.holds_anything() && a.start() <= at)
     }
 
     /// Orders so that `max_by` prefers the lower worker id on a tie.
     fn lower_id_first(&self, a: &Allocation, b: &Allocation) -> std::cmp::Ordering {
-        self.workers[b.worker as usize]
-            .id
-            .cmp(&self.workers[a.worker as usize].id)
+        self.workers[b.worker as usize].id.cmp(&self.workers[a.worker as usize].id)
     }
 }
 

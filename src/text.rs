@@ -23,32 +23,20 @@ pub fn escape_value(text: &str) -> String {
 
 /// A spreadsheet would read a cell starting with these as a formula.
 pub fn needs_formula_guard(cell: &str) -> bool {
-    matches!(
-        cell.as_bytes().first(),
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
-    )
+    matches!(cell.as_bytes().first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'))
 }
 
 /// The cell as written to a CSV meant for spreadsheets: a leading `'` makes
 /// a would-be formula plain text (contract section 7).
 pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
-    if needs_formula_guard(cell) {
-        format!("'{cell}").into()
-    } else {
-        cell.into()
-    }
+    if needs_formula_guard(cell) { format!("'{cell}").into() } else { cell.into() }
 }
 
 /// The nearest valid name to a misspelt one, for "did you mean" hints.
 pub fn nearest<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|c| {
-            (
-                strsim::jaro_winkler(&wrong.to_ascii_lowercase(), &c.to_ascii_lowercase()),
-                c,
-            )
-        })
+        .map(|c| (strsim::jaro_winkler(&wrong.to_ascii_lowercase(), &c.to_ascii_lowercase()), c))
         .filter(|(score, _)| *score > 0.7)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
@@ -77,10 +65,7 @@ mod tests {
 
     #[test]
     fn suggests_near_names() {
-        assert_eq!(
-            nearest("withn", ["within", "events", "except"]),
-            Some("within")
-        );
+        assert_eq!(nearest("withn", ["within", "events", "except"]), Some("within"));
         assert_eq!(nearest("zzz", ["within"]), None);
     }
 }

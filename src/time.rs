@@ -29,10 +29,7 @@ pub struct Moment {
 
 impl Moment {
     pub fn date_only(date: NaiveDate) -> Moment {
-        Moment {
-            at: date.and_time(NaiveTime::MIN),
-            bare: true,
-        }
+        Moment { at: date.and_time(NaiveTime::MIN), bare: true }
     }
 
     pub fn timed(at: NaiveDateTime) -> Moment {
@@ -50,20 +47,12 @@ impl Moment {
 
     /// "At or after" per contract section 6: by date when either is bare.
     pub fn at_or_after(self, other: Moment) -> bool {
-        if self.bare || other.bare {
-            self.date() >= other.date()
-        } else {
-            self.at >= other.at
-        }
+        if self.bare || other.bare { self.date() >= other.date() } else { self.at >= other.at }
     }
 
     /// "Strictly before" per contract section 6: by date when either is bare.
     pub fn strictly_before(self, other: Moment) -> bool {
-        if self.bare || other.bare {
-            self.date() < other.date()
-        } else {
-            self.at < other.at
-        }
+        if self.bare || other.bare { self.date() < other.date() } else { self.at < other.at }
     }
 
     /// Section 5 order key: a bare date counts as 00:00.
@@ -76,20 +65,12 @@ impl fmt::Display for Moment {
     /// `YYYY-MM-DD` for a bare date, else `YYYY-MM-DDTHH:MM` with `:SS` only
     /// when the seconds are not zero (contract section 5).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.bare {
-            write!(f, "{}", self.at.date().format("%Y-%m-%d"))
-        } else {
-            write_date_time(f, self.at)
-        }
+        if self.bare { write!(f, "{}", self.at.date().format("%Y-%m-%d")) } else { write_date_time(f, self.at) }
     }
 }
 
 fn write_date_time(f: &mut fmt::Formatter<'_>, at: NaiveDateTime) -> fmt::Result {
-    if at.second() == 0 {
-        write!(f, "{}", at.format("%Y-%m-%dT%H:%M"))
-    } else {
-        write!(f, "{}", at.format("%Y-%m-%dT%H:%M:%S"))
-    }
+    if at.second() == 0 { write!(f, "{}", at.format("%Y-%m-%dT%H:%M")) } else { write!(f, "{}", at.format("%Y-%m-%dT%H:%M:%S")) }
 }
 
 /// When an obligation falls due: the end of a date, or an exact local moment
@@ -151,8 +132,7 @@ pub fn local_to_utc_seconds(local: NaiveDateTime) -> i64 {
 
 /// UTC seconds to Europe/London wall-clock time.
 pub fn utc_seconds_to_local(seconds: i64) -> NaiveDateTime {
-    let utc =
-        chrono::DateTime::from_timestamp(seconds, 0).expect("timestamp within chrono's range");
+    let utc = chrono::DateTime::from_timestamp(seconds, 0).expect("timestamp within chrono's range");
     utc.with_timezone(&London).naive_local()
 }
 
@@ -175,19 +155,12 @@ impl Span {
         let words: Vec<&str> = text.split_whitespace().collect();
         let (number, unit) = match words.as_slice() {
             [n, unit] => (*n, unit.to_ascii_lowercase()),
-            [n, w, d] => (
-                *n,
-                format!("{} {}", w.to_ascii_lowercase(), d.to_ascii_lowercase()),
-            ),
+            [n, w, d] => (*n, format!("{} {}", w.to_ascii_lowercase(), d.to_ascii_lowercase())),
             _ => {
-                return Err(format!(
-                    "expected a number and a unit such as \"48 hours\" or \"10 working days\", found \"{text}\""
-                ));
+                return Err(format!("expected a number and a unit such as \"48 hours\" or \"10 working days\", found \"{text}\""));
             }
         };
-        let n: u32 = number
-            .parse()
-            .map_err(|_| format!("\"{number}\" is not a whole number (in \"{text}\")"))?;
+        let n: u32 = number.parse().map_err(|_| format!("\"{number}\" is not a whole number (in \"{text}\")"))?;
         if n > 10_000 {
             return Err(format!("{n} is too long a time limit (in \"{text}\")"));
         }
@@ -197,9 +170,7 @@ impl Span {
             "week" | "weeks" => Ok(Span::Days(n * 7)),
             "month" | "months" => Ok(Span::Months(n)),
             "working day" | "working days" => Ok(Span::WorkingDays(n)),
-            other => Err(format!(
-                "unknown unit \"{other}\" in \"{text}\": use hours, days, weeks, months or working days"
-            )),
+            other => Err(format!("unknown unit \"{other}\" in \"{text}\": use hours, days, weeks, months or working days")),
         }
     }
 }
@@ -266,8 +237,7 @@ pub fn parse_date(text: &str) -> Result<NaiveDate, DateError> {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return Err(DateError::Invalid);
     }
-    let (Some(y), Some(m), Some(d)) = (digits(&b[0..4]), digits(&b[5..7]), digits(&b[8..10]))
-    else {
+    let (Some(y), Some(m), Some(d)) = (digits(&b[0..4]), digits(&b[5..7]), digits(&b[8..10])) else {
         return Err(DateError::Invalid);
     };
     let date = NaiveDate::from_ymd_opt(y as i32, m, d).ok_or(DateError::Invalid)?;
@@ -310,11 +280,7 @@ pub fn parse_moment(text: &str) -> Result<Moment, DateError> {
         }
     }
     if !tail.is_empty() {
-        return Err(if is_zone_designator(tail) {
-            DateError::NotLocalTime
-        } else {
-            DateError::Invalid
-        });
+        return Err(if is_zone_designator(tail) { DateError::NotLocalTime } else { DateError::Invalid });
     }
     let time = NaiveTime::from_hms_opt(hour, minute, second).ok_or(DateError::Invalid)?;
     Ok(Moment::timed(date?.and_time(time)))
@@ -358,22 +324,10 @@ mod tests {
 
     #[test]
     fn parses_the_contract_shapes() {
-        assert_eq!(
-            parse_moment("2024-03-05").unwrap().to_string(),
-            "2024-03-05"
-        );
-        assert_eq!(
-            parse_moment("2024-03-05T09:30").unwrap().to_string(),
-            "2024-03-05T09:30"
-        );
-        assert_eq!(
-            parse_moment("2024-03-05 09:30:00").unwrap().to_string(),
-            "2024-03-05T09:30"
-        );
-        assert_eq!(
-            parse_moment("2024-03-05 09:30:07.250").unwrap().to_string(),
-            "2024-03-05T09:30:07"
-        );
+        assert_eq!(parse_moment("2024-03-05").unwrap().to_string(), "2024-03-05");
+        assert_eq!(parse_moment("2024-03-05T09:30").unwrap().to_string(), "2024-03-05T09:30");
+        assert_eq!(parse_moment("2024-03-05 09:30:00").unwrap().to_string(), "2024-03-05T09:30");
+        assert_eq!(parse_moment("2024-03-05 09:30:07.250").unwrap().to_string(), "2024-03-05T09:30:07");
     }
 
     #[test]
@@ -390,12 +344,7 @@ mod tests {
         ] {
             assert_eq!(parse_moment(bad), Err(DateError::Invalid), "{bad}");
         }
-        for zoned in [
-            "2024-01-05T10:00Z",
-            "2024-01-05T10:00+01:00",
-            "2024-01-05T10:00+0100",
-            "2024-01-05 10:00 BST",
-        ] {
+        for zoned in ["2024-01-05T10:00Z", "2024-01-05T10:00+01:00", "2024-01-05T10:00+0100", "2024-01-05 10:00 BST"] {
             assert_eq!(parse_moment(zoned), Err(DateError::NotLocalTime), "{zoned}");
         }
         assert_eq!(parse_date("1989-12-31"), Err(DateError::OutOfRange));
@@ -406,33 +355,18 @@ mod tests {
     #[test]
     fn forty_eight_hours_across_the_march_change_ends_an_hour_later() {
         // Clocks went forward at 01:00 GMT on Sunday 31 March 2024.
-        assert_eq!(
-            add_elapsed_hours(dt("2024-03-30T10:00"), 48),
-            dt("2024-04-01T11:00")
-        );
+        assert_eq!(add_elapsed_hours(dt("2024-03-30T10:00"), 48), dt("2024-04-01T11:00"));
         // And back at 02:00 BST on Sunday 27 October 2024.
-        assert_eq!(
-            add_elapsed_hours(dt("2024-10-26T10:00"), 48),
-            dt("2024-10-28T09:00")
-        );
-        assert_eq!(
-            add_elapsed_hours(dt("2024-06-01T10:00"), 48),
-            dt("2024-06-03T10:00")
-        );
+        assert_eq!(add_elapsed_hours(dt("2024-10-26T10:00"), 48), dt("2024-10-28T09:00"));
+        assert_eq!(add_elapsed_hours(dt("2024-06-01T10:00"), 48), dt("2024-06-03T10:00"));
     }
 
     #[test]
     fn gap_times_read_as_gmt_and_ambiguous_times_as_bst() {
         // 01:30 on 31 March 2024 does not exist: read as 01:30 GMT.
-        assert_eq!(
-            local_to_utc_seconds(dt("2024-03-31T01:30")),
-            dt("2024-03-31T01:30").and_utc().timestamp()
-        );
+        assert_eq!(local_to_utc_seconds(dt("2024-03-31T01:30")), dt("2024-03-31T01:30").and_utc().timestamp());
         // 01:30 on 27 October 2024 happens twice: the first is 00:30 UTC.
-        assert_eq!(
-            local_to_utc_seconds(dt("2024-10-27T01:30")),
-            dt("2024-10-27T00:30").and_utc().timestamp()
-        );
+        assert_eq!(local_to_utc_seconds(dt("2024-10-27T01:30")), dt("2024-10-27T00:30").and_utc().timestamp());
     }
 
     #[test]

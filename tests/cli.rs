@@ -10,9 +10,7 @@ struct Workdir {
 
 impl Workdir {
     fn new() -> Workdir {
-        let w = Workdir {
-            dir: tempfile::tempdir().unwrap(),
-        };
+        let w = Workdir { dir: tempfile::tempdir().unwrap() };
         std::fs::create_dir(w.input()).unwrap();
         w
     }
@@ -31,33 +29,21 @@ impl Workdir {
     }
 
     fn minimal(&self) -> &Workdir {
+        self.write("cases.csv", "case_id,initials,team,case_type,opened_on\nC1,AB,North,yro,2024-01-02\n");
         self.write(
-            "cases.csv",
-            "case_id,initials,team,case_type,opened_on\nC1,AB,North,yro,2024-01-02\n",
-        );
-        self.write("events.csv", "event_id,case_id,worker_id,event_type,occurred_at,recorded_at\nE1,C1,W1,cmm.compliance,2024-05-01T10:00,2024-05-02T10:00\n")
+            "events.csv",
+            "event_id,case_id,worker_id,event_type,occurred_at,recorded_at\nE1,C1,W1,cmm.compliance,2024-05-01T10:00,2024-05-02T10:00\n",
+        )
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_yjaudit"))
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap()
+        Command::new(env!("CARGO_BIN_EXE_yjaudit")).args(args).current_dir(self.dir.path()).output().unwrap()
     }
 
     fn audit(&self, out: &str, extra: &[&str]) -> Output {
         let input = self.input();
         let out = self.reports().join(out);
-        let mut args = vec![
-            "run",
-            "--input",
-            input.to_str().unwrap(),
-            "--as-of",
-            "2024-06-10",
-            "--out",
-            out.to_str().unwrap(),
-        ];
+        let mut args = vec!["run", "--input", input.to_str().unwrap(), "--as-of", "2024-06-10", "--out", out.to_str().unwrap()];
         args.extend_from_slice(extra);
         self.run(&args)
     }
@@ -77,18 +63,10 @@ fn a_clean_run_exits_0_and_writes_every_output() {
     w.minimal();
     let o = w.audit("r", &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    for file in [
-        "findings.csv",
-        "findings.json",
-        "rejected.csv",
-        "manifest.json",
-        "index.html",
-    ] {
+    for file in ["findings.csv", "findings.json", "rejected.csv", "manifest.json", "index.html"] {
         assert!(w.reports().join("r").join(file).is_file(), "{file}");
     }
-    assert!(w.read("r/findings.csv").contains(
-        "REC001,C1,,North,E1,2024-05-01T10:00,2024-05-03T10:00,E1,2024-05-02T10:00,met,"
-    ));
+    assert!(w.read("r/findings.csv").contains("REC001,C1,,North,E1,2024-05-01T10:00,2024-05-03T10:00,E1,2024-05-02T10:00,met,"));
     let manifest: serde_json::Value = serde_json::from_str(&w.read("r/manifest.json")).unwrap();
     assert_eq!(manifest["as_of"], "2024-06-10");
     assert_eq!(manifest["profile"], "canonical");
@@ -96,38 +74,20 @@ fn a_clean_run_exits_0_and_writes_every_output() {
     assert_eq!(manifest["findings"]["met"], 1);
     assert_eq!(manifest["findings"]["pending"], 0);
     assert_eq!(manifest["inputs"]["events.csv"]["rows_read"], 1);
-    assert_eq!(
-        manifest["inputs"]["events.csv"]["sha256"]
-            .as_str()
-            .unwrap()
-            .len(),
-        64
-    );
+    assert_eq!(manifest["inputs"]["events.csv"]["sha256"].as_str().unwrap().len(), 64);
     assert!(manifest["rules"]["CMM001.toml"].is_string());
     // SUP001 needs allocations.csv: not assessed, never met.
     let not_assessed = manifest["not_assessed"].as_array().unwrap();
-    assert!(not_assessed.iter().any(
-        |n| n["rule"] == "SUP001" && n["reason"].as_str().unwrap().contains("allocations.csv")
-    ));
+    assert!(not_assessed.iter().any(|n| n["rule"] == "SUP001" && n["reason"].as_str().unwrap().contains("allocations.csv")));
     assert!(w.read("r/index.html").contains("Not assessed"));
-    assert!(
-        stderr(&o).contains("2 findings (1 overdue"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("3 findings (2 overdue"), "{}", stderr(&o));
 }
 
 #[test]
 fn same_inputs_give_byte_identical_findings() {
     let w = Workdir::new();
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/canonical");
-    for name in [
-        "cases.csv",
-        "staff.csv",
-        "allocations.csv",
-        "events.csv",
-        "absences.csv",
-    ] {
+    for name in ["cases.csv", "staff.csv", "allocations.csv", "events.csv", "absences.csv"] {
         std::fs::copy(sample.join(name), w.input().join(name)).unwrap();
     }
     assert_eq!(w.audit("a", &[]).status.code(), Some(0));
@@ -143,10 +103,7 @@ fn same_inputs_give_byte_identical_findings() {
 #[test]
 fn a_missing_required_file_or_column_exits_3_naming_it() {
     let w = Workdir::new();
-    w.write(
-        "cases.csv",
-        "case_id,case_type,opened_on\nC1,yro,2024-01-02\n",
-    );
+    w.write("cases.csv", "case_id,case_type,opened_on\nC1,yro,2024-01-02\n");
     let o = w.audit("r", &[]);
     assert_eq!(o.status.code(), Some(3));
     assert!(stderr(&o).contains("events.csv"), "{}", stderr(&o));
@@ -154,15 +111,8 @@ fn a_missing_required_file_or_column_exits_3_naming_it() {
     w.write("events.csv", "event_id,case_id,event_type\nE1,C1,contact\n");
     let o = w.audit("r", &[]);
     assert_eq!(o.status.code(), Some(3));
-    assert!(
-        stderr(&o).contains("events.csv") && stderr(&o).contains("`occurred_at`"),
-        "{}",
-        stderr(&o)
-    );
-    assert!(
-        !w.reports().join("r").exists(),
-        "a failed run publishes nothing"
-    );
+    assert!(stderr(&o).contains("events.csv") && stderr(&o).contains("`occurred_at`"), "{}", stderr(&o));
+    assert!(!w.reports().join("r").exists(), "a failed run publishes nothing");
 }
 
 #[test]
@@ -182,18 +132,11 @@ fn an_optional_file_that_is_empty_or_broken_exits_3() {
 fn utf16_is_refused_with_advice() {
     let w = Workdir::new();
     w.minimal();
-    let utf16: Vec<u8> = [0xFF, 0xFE]
-        .into_iter()
-        .chain("case_id\n".encode_utf16().flat_map(|u| u.to_le_bytes()))
-        .collect();
+    let utf16: Vec<u8> = [0xFF, 0xFE].into_iter().chain("case_id\n".encode_utf16().flat_map(|u| u.to_le_bytes())).collect();
     std::fs::write(w.input().join("cases.csv"), utf16).unwrap();
     let o = w.audit("r", &[]);
     assert_eq!(o.status.code(), Some(3));
-    assert!(
-        stderr(&o).contains("UTF-16") && stderr(&o).contains("CSV UTF-8"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("UTF-16") && stderr(&o).contains("CSV UTF-8"), "{}", stderr(&o));
 }
 
 #[test]
@@ -243,57 +186,22 @@ fn bad_rows_are_rejected_with_file_line_column_and_reason_and_counts_reconcile()
         ("cases.csv", "3", "case_type", "prison", "not in vocabulary"),
         ("cases.csv", "4", "case_id", "C1", "duplicate key"),
         ("cases.csv", "5", "opened_on", "02/01/2024", "invalid date"),
-        (
-            "events.csv",
-            "3",
-            "case_id",
-            "C2",
-            "case rejected at line 3",
-        ),
+        ("events.csv", "3", "case_id", "C2", "case rejected at line 3"),
         ("events.csv", "4", "case_id", "C9", "unknown case"),
         ("events.csv", "5", "event_id", "E1", "duplicate key"),
-        (
-            "events.csv",
-            "6",
-            "occurred_at",
-            "2024-05-01T10:00Z",
-            "not local time",
-        ),
+        ("events.csv", "6", "occurred_at", "2024-05-01T10:00Z", "not local time"),
         ("events.csv", "7", "rosh", "Very High", "not in vocabulary"),
-        (
-            "events.csv",
-            "9",
-            "occurred_at",
-            "1989-12-31",
-            "date out of range",
-        ),
+        ("events.csv", "9", "occurred_at", "1989-12-31", "date out of range"),
         ("events.csv", "10", "", "", "4 fields, header has 7"),
-        (
-            "events.csv",
-            "12",
-            "event_type",
-            "'=HYPERLINK(\"x\")",
-            "not in vocabulary",
-        ),
+        ("events.csv", "12", "event_type", "'=HYPERLINK(\"x\")", "not in vocabulary"),
     ];
     let mut reader = csv::Reader::from_reader(rejected.as_bytes());
-    assert_eq!(
-        reader.headers().unwrap(),
-        vec!["file", "line", "column", "value", "reason"]
-    );
+    assert_eq!(reader.headers().unwrap(), vec!["file", "line", "column", "value", "reason"]);
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), expected.len(), "{rejected}");
     for (row, (file, line, column, value, reason)) in rows.iter().zip(expected) {
-        assert_eq!(
-            (&row[0], &row[1], &row[2], &row[3]),
-            (file, line, column, value),
-            "{rejected}"
-        );
-        assert!(
-            row[4].starts_with(reason),
-            "{} should start with {reason}",
-            &row[4]
-        );
+        assert_eq!((&row[0], &row[1], &row[2], &row[3]), (file, line, column, value), "{rejected}");
+        assert!(row[4].starts_with(reason), "{} should start with {reason}", &row[4]);
     }
     let manifest: serde_json::Value = serde_json::from_str(&w.read("r/manifest.json")).unwrap();
     for (file, read, rejected) in [("cases.csv", 5, 3), ("events.csv", 10, 8)] {
@@ -301,30 +209,13 @@ fn bad_rows_are_rejected_with_file_line_column_and_reason_and_counts_reconcile()
         assert_eq!(m["rows_read"], read, "{file}");
         assert_eq!(m["rows_rejected"], rejected, "{file}");
         assert_eq!(m["rows_used"], read - rejected, "{file}");
-        let by_reason: u64 = m["rejected_by_reason"]
-            .as_object()
-            .unwrap()
-            .values()
-            .map(|v| v.as_u64().unwrap())
-            .sum();
+        let by_reason: u64 = m["rejected_by_reason"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
         assert_eq!(by_reason, rejected as u64, "{file}");
     }
-    assert_eq!(
-        manifest["inputs"]["cases.csv"]["ignored_columns"],
-        serde_json::json!(["extra"])
-    );
-    assert_eq!(
-        manifest["inputs"]["cases.csv"]["warnings"]["closed before opened"],
-        1
-    );
-    assert_eq!(
-        manifest["inputs"]["events.csv"]["warnings"]["recorded before it occurred"],
-        1
-    );
-    assert_eq!(
-        manifest["inputs"]["events.csv"]["rejected_by_reason"]["case rejected at line 3"],
-        1
-    );
+    assert_eq!(manifest["inputs"]["cases.csv"]["ignored_columns"], serde_json::json!(["extra"]));
+    assert_eq!(manifest["inputs"]["cases.csv"]["warnings"]["closed before opened"], 1);
+    assert_eq!(manifest["inputs"]["events.csv"]["warnings"]["recorded before it occurred"], 1);
+    assert_eq!(manifest["inputs"]["events.csv"]["rejected_by_reason"]["case rejected at line 3"], 1);
 }
 
 #[test]
@@ -334,69 +225,38 @@ fn check_reads_and_reports_only() {
     let input = w.input();
     let o = w.run(&["check", "--input", input.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains("events.csv: 1 rows read, 1 used, 0 rejected")
-    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("events.csv: 1 rows read, 1 used, 0 rejected"));
     assert!(!w.reports().exists() && !w.dir.path().join("reports").exists());
     w.write("events.csv", "nothing,useful\n");
-    assert_eq!(
-        w.run(&["check", "--input", input.to_str().unwrap()])
-            .status
-            .code(),
-        Some(3)
-    );
+    assert_eq!(w.run(&["check", "--input", input.to_str().unwrap()]).status.code(), Some(3));
 }
 
 #[test]
 fn usage_and_rule_file_errors_exit_2() {
     let w = Workdir::new();
     w.minimal();
-    assert_eq!(
-        w.run(&["run", "--as-of", "23/11/2026"]).status.code(),
-        Some(2)
-    );
+    assert_eq!(w.run(&["run", "--as-of", "23/11/2026"]).status.code(), Some(2));
     assert_eq!(w.run(&["frobnicate"]).status.code(), Some(2));
-    assert_eq!(
-        w.run(&["rules", "explain", "XYZ999"]).status.code(),
-        Some(2)
-    );
-    let o = w.run(&["rules", "explain", "CMM01"]);
-    assert!(
-        stderr(&o).contains("did you mean CMM001?"),
-        "{}",
-        stderr(&o)
-    );
+    assert_eq!(w.run(&["rules", "explain", "XYZ999"]).status.code(), Some(2));
+    let o = w.run(&["rules", "explain", "CMX001"]);
+    assert!(stderr(&o).contains("did you mean CMM001?"), "{}", stderr(&o));
 
     let rules = w.dir.path().join("rules");
     std::fs::create_dir(&rules).unwrap();
     std::fs::write(rules.join("X.toml"), "code = \"REC001\"\ntitle = \"t\"\ncitation = \"c\"\npolicy = \"p\"\nquote = \"q\"\nexplanation = \"e\"\n[recorded]\nevents = { types = [\"supervison\"] }\nwithin = \"48 hours\"\n").unwrap();
     let o = w.audit("r", &["--rules", rules.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("X.toml:8:") && stderr(&o).contains("did you mean `supervision`?"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("X.toml:8:") && stderr(&o).contains("did you mean `supervision`?"), "{}", stderr(&o));
 }
 
 #[test]
 fn output_that_cannot_be_written_exits_4() {
     let w = Workdir::new();
     w.minimal();
-    std::fs::write(
-        w.dir.path().join("blocker"),
-        "a file where a folder should be",
-    )
-    .unwrap();
+    std::fs::write(w.dir.path().join("blocker"), "a file where a folder should be").unwrap();
     let out = w.dir.path().join("blocker/r");
     let input = w.input();
-    let o = w.run(&[
-        "run",
-        "--input",
-        input.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = w.run(&["run", "--input", input.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
 }
 
@@ -418,22 +278,11 @@ fn a_run_killed_before_publishing_leaves_the_previous_report_intact() {
     w.minimal();
     assert_eq!(w.audit("r", &[]).status.code(), Some(0));
     let before = w.read("r/findings.csv");
-    w.write(
-        "events.csv",
-        "event_id,case_id,worker_id,event_type,occurred_at\nE2,C1,W1,contact,2024-05-01\n",
-    );
+    w.write("events.csv", "event_id,case_id,worker_id,event_type,occurred_at\nE2,C1,W1,contact,2024-05-01\n");
     let input = w.input();
     let out = w.reports().join("r");
     let o = Command::new(env!("CARGO_BIN_EXE_yjaudit"))
-        .args([
-            "run",
-            "--input",
-            input.to_str().unwrap(),
-            "--as-of",
-            "2024-06-10",
-            "--out",
-            out.to_str().unwrap(),
-        ])
+        .args(["run", "--input", input.to_str().unwrap(), "--as-of", "2024-06-10", "--out", out.to_str().unwrap()])
         .env("YJAUDIT_TEST_FAIL_BEFORE_PUBLISH", "1")
         .output()
         .unwrap();
@@ -441,11 +290,8 @@ fn a_run_killed_before_publishing_leaves_the_previous_report_intact() {
     assert_eq!(w.read("r/findings.csv"), before);
     // The next run clears the dead run's temporary folder and publishes.
     assert_eq!(w.audit("r", &[]).status.code(), Some(0));
-    let leftovers: Vec<String> = std::fs::read_dir(w.reports())
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
+    let leftovers: Vec<String> =
+        std::fs::read_dir(w.reports()).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
     let mut leftovers = leftovers;
     leftovers.sort();
     assert_eq!(leftovers, vec![".yjaudit.lock", "latest", "r"]);
@@ -459,12 +305,7 @@ fn written_files_are_not_world_readable() {
     let w = Workdir::new();
     w.minimal();
     assert_eq!(w.audit("r", &[]).status.code(), Some(0));
-    for path in [
-        w.reports(),
-        w.reports().join("r"),
-        w.reports().join("r/findings.csv"),
-        w.reports().join("r/index.html"),
-    ] {
+    for path in [w.reports(), w.reports().join("r"), w.reports().join("r/findings.csv"), w.reports().join("r/index.html")] {
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o077, 0, "{} is {:o}", path.display(), mode);
     }
@@ -473,17 +314,20 @@ fn written_files_are_not_world_readable() {
 #[test]
 fn input_text_is_escaped_in_the_report() {
     let w = Workdir::new();
-    w.write("cases.csv", "case_id,initials,team,case_type,opened_on\n<script>alert(1)</script>,<b>X</b>,<img src=x onerror=alert(2)>,yro,2024-01-02\n");
-    w.write("events.csv", "event_id,case_id,worker_id,event_type,occurred_at\nE1,<script>alert(1)</script>,<i>W</i>,cmm.compliance,2024-05-01T10:00\n");
+    w.write(
+        "cases.csv",
+        "case_id,initials,team,case_type,opened_on\n<script>alert(1)</script>,<b>X</b>,<img src=x onerror=alert(2)>,yro,2024-01-02\n",
+    );
+    w.write(
+        "events.csv",
+        "event_id,case_id,worker_id,event_type,occurred_at\nE1,<script>alert(1)</script>,<i>W</i>,cmm.compliance,2024-05-01T10:00\n",
+    );
     assert_eq!(w.audit("r", &[]).status.code(), Some(0));
     let html = w.read("r/index.html");
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(!html.contains("<script>") && !html.contains("<img") && !html.contains("<b>X"));
     assert!(html.contains("Content-Security-Policy"));
-    assert!(
-        !html.contains("http://") && !html.contains("https://"),
-        "the report loads nothing from the network"
-    );
+    assert!(!html.contains("http://") && !html.contains("https://"), "the report loads nothing from the network");
 }
 
 #[test]
@@ -492,34 +336,70 @@ fn rules_list_and_explain_read_like_a_manual() {
     let o = w.run(&["rules", "list", "--format", "json"]);
     assert_eq!(o.status.code(), Some(0));
     let rules: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let codes: Vec<&str> = rules
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["code"].as_str().unwrap())
-        .collect();
-    for code in [
-        "REC001", "REC003", "REC004", "CMM001", "CMM002", "CMM003", "SUP001", "TRF001",
-    ] {
+    let codes: Vec<&str> = rules.as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap()).collect();
+    for code in ["REC001", "REC003", "REC004", "CMM001", "CMM002", "CMM003", "SUP001", "TRF001"] {
         assert!(codes.contains(&code), "{code}");
     }
-    assert!(
-        rules
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|r| !r["citation"].as_str().unwrap().is_empty())
-    );
+    assert!(rules.as_array().unwrap().iter().all(|r| !r["citation"].as_str().unwrap().is_empty()));
     let o = w.run(&["rules", "explain", "cmm001"]);
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        text.starts_with("CMM001 — Compliance CMM within 10 working days"),
-        "{text}"
-    );
-    assert!(
-        text.contains("NC 1.3")
-            && text.contains("within 10 working days from the date of the failure")
-    );
+    assert!(text.starts_with("CMM001 — Compliance CMM within 10 working days"), "{text}");
+    assert!(text.contains("NC 1.3") && text.contains("within 10 working days from the date of the failure"));
     assert!(text.contains("bank holidays"));
     assert!(text.contains("within = 10 working days"));
+}
+
+#[test]
+fn a_service_configuration_next_to_the_data_selects_rules_and_sets_parameters() {
+    let w = Workdir::new();
+    w.write("cases.csv", "case_id,initials,team,case_type,opened_on\nC1,AB,North,yro,2024-01-02\n");
+    w.write(
+        "events.csv",
+        "event_id,case_id,worker_id,event_type,occurred_at,recorded_at,lor\n\
+         F1,C1,W1,compliance.unacceptable_failure,2024-12-23,,\n\
+         A1,C1,W1,assessment,2024-05-01,,very_high\n",
+    );
+    w.write(
+        "yjaudit.toml",
+        "service = \"Test YJS\"\nlook_ahead_days = 3\nignore = [\"REC\", \"CMM002\"]\nclosure_days = [{ date = \"2024-12-27\", reason = \"Council closure\" }]\n\n[rules.SUP005]\nevery = \"14 days\"\n",
+    );
+    let o = w.audit("r", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let findings = w.read("r/findings.csv");
+    assert!(!findings.contains("\nREC"), "ignored rules give no rows");
+    // 23 Dec 2024 + 10 working days, skipping 25, 26 (holidays), 27 (closure), 1 Jan.
+    assert!(findings.contains("CMM001,C1,,North,F1,2024-12-23,2025-01-10,,,pending,"), "{findings}");
+    assert!(findings.contains("SUP005,C1,,North,A1,2024-05-01,2024-05-15,,,overdue,26"), "{findings}");
+    let manifest: serde_json::Value = serde_json::from_str(&w.read("r/manifest.json")).unwrap();
+    assert_eq!(manifest["service"], "Test YJS");
+    assert_eq!(manifest["look_ahead_days"], 3);
+    assert_eq!(manifest["config"]["sha256"].as_str().unwrap().len(), 64);
+    let config = w.input().join("yjaudit.toml");
+    let o = w.run(&["rules", "list", "--config", config.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.lines().any(|l| l.starts_with("REC001") && l.contains(" no ")), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("SUP005") && l.contains("2 weeks *")), "{text}");
+    let o = w.run(&["rules", "list", "--format", "json", "--config", config.to_str().unwrap()]);
+    let rules: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let sup005 = rules.as_array().unwrap().iter().find(|r| r["code"] == "SUP005").unwrap();
+    assert_eq!(sup005["parameters"]["every"], "2 weeks");
+    assert!(sup005["local_choices"]["every"].as_str().unwrap().contains("catalogue"));
+}
+
+#[test]
+fn configuration_mistakes_are_located_with_the_nearest_name() {
+    let w = Workdir::new();
+    w.minimal();
+    for (content, expected) in [
+        ("lookahead_days = 3\n", "yjaudit.toml:1:1: unknown field `lookahead_days`"),
+        ("select = [\"CMX001\"]\n", "yjaudit.toml:1:11: `CMX001` matches no rule code; did you mean CMM001?"),
+        ("[rules.SUP005]\nevry = \"2 weeks\"\n", "yjaudit.toml:2:1: SUP005 has no parameter `evry`; did you mean `every`?"),
+        ("[rules.SUP005]\nevery = \"2 fortnights\"\n", "yjaudit.toml:2:9: unknown unit"),
+        ("[rules.CMM0001]\nwithin = \"2 days\"\n", "did you mean CMM001?"),
+    ] {
+        w.write("yjaudit.toml", content);
+        let o = w.audit("r", &[]);
+        assert_eq!(o.status.code(), Some(2), "{content}");
+        assert!(stderr(&o).contains(expected), "{content}: {}", stderr(&o));
+    }
 }

@@ -17,15 +17,8 @@ struct Scenario {
 fn scenarios() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let mut found = Vec::new();
-    for rule in std::fs::read_dir(&root)
-        .expect("tests/fixtures exists")
-        .flatten()
-    {
-        for scenario in std::fs::read_dir(rule.path())
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
+    for rule in std::fs::read_dir(&root).expect("tests/fixtures exists").flatten() {
+        for scenario in std::fs::read_dir(rule.path()).into_iter().flatten().flatten() {
             if scenario.path().join("scenario.toml").exists() {
                 found.push(scenario.path());
             }
@@ -36,16 +29,8 @@ fn scenarios() -> Vec<PathBuf> {
 }
 
 fn run(folder: &Path) -> Result<(), String> {
-    let rule = folder
-        .parent()
-        .unwrap()
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
-    let scenario: Scenario =
-        toml::from_str(&std::fs::read_to_string(folder.join("scenario.toml")).unwrap())
-            .map_err(|e| e.to_string())?;
+    let rule = folder.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned();
+    let scenario: Scenario = toml::from_str(&std::fs::read_to_string(folder.join("scenario.toml")).unwrap()).map_err(|e| e.to_string())?;
     let out = tempfile::tempdir().unwrap();
     let plan = yjaudit::Plan {
         input: folder.to_path_buf(),
@@ -54,34 +39,24 @@ fn run(folder: &Path) -> Result<(), String> {
         profile: "canonical".into(),
         as_of: yjaudit::time::parse_date(&scenario.as_of).unwrap(),
         period: (None, None),
-        look_ahead_days: scenario.look_ahead.unwrap_or(7),
-        service: "Fixture".into(),
+        look_ahead_days: scenario.look_ahead,
+        service: Some("Fixture".into()),
+        config: None,
         command_line: vec![],
     };
     yjaudit::audit(&plan).map_err(|e| format!("audit failed: {e}"))?;
     let findings = std::fs::read_to_string(out.path().join("report/findings.csv")).unwrap();
     let mut lines = findings.lines();
     let header = lines.next().unwrap();
-    let actual: Vec<&str> = lines
-        .filter(|l| l.starts_with(&format!("{rule},")))
-        .collect();
+    let actual: Vec<&str> = lines.filter(|l| l.starts_with(&format!("{rule},"))).collect();
     let expected_text = std::fs::read_to_string(folder.join("expected.csv")).unwrap();
     let mut expected_lines = expected_text.lines();
-    assert_eq!(
-        expected_lines.next(),
-        Some(header),
-        "{}: expected.csv header",
-        folder.display()
-    );
+    assert_eq!(expected_lines.next(), Some(header), "{}: expected.csv header", folder.display());
     let expected: Vec<&str> = expected_lines.filter(|l| !l.trim().is_empty()).collect();
     if actual == expected {
         return Ok(());
     }
-    let mut report = format!(
-        "{}\n  {}\n",
-        folder.display(),
-        scenario.about.trim().replace('\n', "\n  ")
-    );
+    let mut report = format!("{}\n  {}\n", folder.display(), scenario.about.trim().replace('\n', "\n  "));
     for line in &expected {
         if !actual.contains(line) {
             report += &format!("  - expected: {line}\n");
@@ -103,29 +78,15 @@ fn every_rule_scenario_gives_exactly_its_expected_findings() {
     let all = scenarios();
     assert!(all.len() >= 8, "fixtures found: {}", all.len());
     let failures: Vec<String> = all.iter().filter_map(|folder| run(folder).err()).collect();
-    assert!(
-        failures.is_empty(),
-        "{} of {} scenarios differ:\n{}",
-        failures.len(),
-        all.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {} scenarios differ:\n{}", failures.len(), all.len(), failures.join("\n"));
 }
 
 #[test]
 fn every_bundled_rule_has_fixtures() {
-    let rules = yjaudit::rules::RuleSet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"))
-        .unwrap();
+    let rules = yjaudit::rules::RuleSet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules")).unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     for rule in &rules.rules {
-        let count = std::fs::read_dir(root.join(&rule.code))
-            .map(|d| d.count())
-            .unwrap_or(0);
-        assert!(
-            count >= 1,
-            "{} has no fixture scenarios under tests/fixtures/{}",
-            rule.code,
-            rule.code
-        );
+        let count = std::fs::read_dir(root.join(&rule.code)).map(|d| d.count()).unwrap_or(0);
+        assert!(count >= 1, "{} has no fixture scenarios under tests/fixtures/{}", rule.code, rule.code);
     }
 }

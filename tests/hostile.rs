@@ -5,7 +5,8 @@ use proptest::prelude::*;
 use std::path::Path;
 
 const CASES: &str = "case_id,initials,team,case_type,opened_on\nC1,AB,North,yro,2024-01-02\n";
-const EVENTS: &str = "event_id,case_id,worker_id,event_type,occurred_at,recorded_at\nE1,C1,W1,cmm.compliance,2024-05-01T10:00,2024-05-02T10:00\n";
+const EVENTS: &str =
+    "event_id,case_id,worker_id,event_type,occurred_at,recorded_at\nE1,C1,W1,cmm.compliance,2024-05-01T10:00,2024-05-02T10:00\n";
 
 /// Loads an extract with `file` replaced by `content`; returns the ingest
 /// or the error message, never panicking.
@@ -19,16 +20,8 @@ fn ingest_with(file: &str, content: &[u8]) -> Result<yjaudit::source::Ingest, St
 
 fn reconciles(ingest: &yjaudit::source::Ingest) {
     for (name, report) in &ingest.files {
-        assert_eq!(
-            report.rows_read,
-            report.rows_used + report.rows_rejected,
-            "{name}"
-        );
-        assert_eq!(
-            report.rejected_by_reason.values().sum::<u64>(),
-            report.rows_rejected,
-            "{name}"
-        );
+        assert_eq!(report.rows_read, report.rows_used + report.rows_rejected, "{name}");
+        assert_eq!(report.rejected_by_reason.values().sum::<u64>(), report.rows_rejected, "{name}");
         let listed = ingest.rejected.iter().filter(|r| &r.file == name).count() as u64;
         assert_eq!(listed, report.rows_rejected, "{name}");
     }
@@ -50,27 +43,20 @@ fn binary_garbage_is_an_error_or_rejected_rows() {
 
 #[test]
 fn a_huge_single_field_is_rejected_as_too_long() {
-    let mut content =
-        b"event_id,case_id,worker_id,event_type,occurred_at\nE1,C1,W1,contact,2024-05-01\nE2,C1,"
-            .to_vec();
+    let mut content = b"event_id,case_id,worker_id,event_type,occurred_at\nE1,C1,W1,contact,2024-05-01\nE2,C1,".to_vec();
     content.extend(std::iter::repeat_n(b'x', 100 * 1024 * 1024));
     content.extend_from_slice(b",contact,2024-05-01\nE3,C1,W1,contact,2024-05-02\n");
     let ingest = ingest_with("events.csv", &content).unwrap();
     reconciles(&ingest);
     assert_eq!(ingest.files["events.csv"].rows_used, 2);
     let reject = &ingest.rejected[0];
-    assert_eq!(
-        (reject.line, reject.column.as_str(), reject.reason.as_str()),
-        (3, "worker_id", "value too long")
-    );
+    assert_eq!((reject.line, reject.column.as_str(), reject.reason.as_str()), (3, "worker_id", "value too long"));
     assert!(reject.value.chars().count() <= 201);
 }
 
 #[test]
 fn a_huge_field_in_an_unused_column_is_never_parsed() {
-    let mut content =
-        b"event_id,case_id,worker_id,event_type,occurred_at,notes\nE1,C1,W1,contact,2024-05-01,"
-            .to_vec();
+    let mut content = b"event_id,case_id,worker_id,event_type,occurred_at,notes\nE1,C1,W1,contact,2024-05-01,".to_vec();
     content.extend(std::iter::repeat_n(b'x', 1024 * 1024));
     content.extend_from_slice(b"\n");
     let ingest = ingest_with("events.csv", &content).unwrap();
@@ -106,11 +92,7 @@ fn an_unbalanced_quote_rejects_its_record_with_the_lines_it_swallowed() {
 fn dates_far_in_the_future_or_past_are_rejected() {
     let content = "event_id,case_id,worker_id,event_type,occurred_at\nE1,C1,W1,contact,2999-01-01\nE2,C1,W1,contact,1900-01-01T10:00\nE3,C1,W1,contact,2100-12-31\n";
     let ingest = ingest_with("events.csv", content.as_bytes()).unwrap();
-    let reasons: Vec<&str> = ingest
-        .rejected
-        .iter()
-        .map(|r| r.reason.split(':').next().unwrap())
-        .collect();
+    let reasons: Vec<&str> = ingest.rejected.iter().map(|r| r.reason.split(':').next().unwrap()).collect();
     assert_eq!(reasons, vec!["date out of range", "date out of range"]);
     assert_eq!(ingest.files["events.csv"].rows_used, 1);
 }
@@ -120,17 +102,9 @@ fn duplicate_keys_keep_the_first_valid_row() {
     let content = "event_id,case_id,worker_id,event_type,occurred_at\nE1,C1,W1,nonsense,2024-05-01\nE1,C1,W1,contact,2024-05-02\nE1,C1,W1,contact,2024-05-03\n";
     let ingest = ingest_with("events.csv", content.as_bytes()).unwrap();
     reconciles(&ingest);
-    let kept: Vec<String> = ingest
-        .extract
-        .events
-        .iter()
-        .map(|e| e.occurred.to_string())
-        .collect();
+    let kept: Vec<String> = ingest.extract.events.iter().map(|e| e.occurred.to_string()).collect();
     assert_eq!(kept, vec!["2024-05-02"]);
-    assert_eq!(
-        ingest.rejected.iter().map(|r| r.line).collect::<Vec<_>>(),
-        vec![2, 4]
-    );
+    assert_eq!(ingest.rejected.iter().map(|r| r.line).collect::<Vec<_>>(), vec![2, 4]);
 }
 
 #[test]
@@ -229,10 +203,5 @@ proptest! {
 
 fn calendar() -> &'static yjaudit::calendar::Calendar {
     static CALENDAR: std::sync::OnceLock<yjaudit::calendar::Calendar> = std::sync::OnceLock::new();
-    CALENDAR.get_or_init(|| {
-        yjaudit::calendar::Calendar::load(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/calendar"),
-        )
-        .unwrap()
-    })
+    CALENDAR.get_or_init(|| yjaudit::calendar::Calendar::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/calendar")).unwrap())
 }

@@ -26,9 +26,7 @@
 use super::deadline::is_senior;
 use super::select::{EventsSpec, Levels, RiskThreshold, Selector};
 use super::{Context, Obligation, Problems, Unit};
-use crate::model::{
-    Allocation, AllocationRole, CaseIdx, Gender, StaffRole, WorkerIdx, end_of_day_exclusive,
-};
+use crate::model::{Allocation, AllocationRole, CaseIdx, Gender, StaffRole, WorkerIdx, end_of_day_exclusive};
 use crate::time::{Due, Moment, Span};
 use serde::Deserialize;
 use toml::Spanned;
@@ -46,35 +44,21 @@ pub struct Spec {
     pub role: Option<Spanned<String>>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Check {
     SeniorWhenRisk(RiskThreshold),
-    SeniorAfterRiskRise {
-        threshold: RiskThreshold,
-        junior: Vec<StaffRole>,
-        within: Span,
-    },
-    WorkerGender {
-        gender: Gender,
-        unless: Selector,
-    },
+    SeniorAfterRiskRise { threshold: RiskThreshold, junior: Vec<StaffRole>, within: Span },
+    WorkerGender { gender: Gender, unless: Selector },
     WorkerNotAbsent,
     StudentHasPrimary,
     HasRole(AllocationRole),
     Buddy,
 }
 
-const CHECKS: &[&str] = &[
-    "senior_when_risk",
-    "senior_after_risk_rise",
-    "worker_gender",
-    "worker_not_absent",
-    "student_has_primary",
-    "has_role",
-    "buddy",
-];
+const CHECKS: &[&str] =
+    &["senior_when_risk", "senior_after_risk_rise", "worker_gender", "worker_not_absent", "student_has_primary", "has_role", "buddy"];
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct AllocationRule {
     pub check: Check,
 }
@@ -100,19 +84,13 @@ impl AllocationRule {
             ("role", spec.role.is_some()),
         ] {
             if present && !allowed.contains(&key) {
-                problems.add(
-                    anchor.clone(),
-                    format!("`{key}` does not apply to the `{name}` check"),
-                );
+                problems.add(anchor.clone(), format!("`{key}` does not apply to the `{name}` check"));
             }
         }
         let threshold = |problems: &mut Problems| match &spec.at_least {
             Some(level) => problems.risk(level, spec.track.as_ref(), anchor.clone()),
             None => {
-                problems.add(
-                    anchor.clone(),
-                    format!("the `{name}` check needs `at_least` and `track`"),
-                );
+                problems.add(anchor.clone(), format!("the `{name}` check needs `at_least` and `track`"));
                 None
             }
         };
@@ -126,8 +104,7 @@ impl AllocationRule {
                     .flatten()
                     .filter_map(|r| {
                         StaffRole::parse(r.get_ref()).or_else(|| {
-                            problems
-                                .add(r.span(), format!("`{}` is not a staff role", r.get_ref()));
+                            problems.add(r.span(), format!("`{}` is not a staff role", r.get_ref()));
                             None
                         })
                     })
@@ -136,22 +113,12 @@ impl AllocationRule {
                     problems.add(anchor, "the `senior_after_risk_rise` check needs `within`");
                     return None;
                 };
-                Check::SeniorAfterRiskRise {
-                    threshold: threshold?,
-                    junior,
-                    within: problems.span(within)?,
-                }
+                Check::SeniorAfterRiskRise { threshold: threshold?, junior, within: problems.span(within)? }
             }
             "worker_gender" => {
-                let gender = spec
-                    .gender
-                    .as_ref()
-                    .and_then(|g| Gender::parse(g.get_ref()));
+                let gender = spec.gender.as_ref().and_then(|g| Gender::parse(g.get_ref()));
                 let Some(gender) = gender else {
-                    problems.add(
-                        anchor,
-                        "the `worker_gender` check needs `gender = \"F\"` (F, M or X)",
-                    );
+                    problems.add(anchor, "the `worker_gender` check needs `gender = \"F\"` (F, M or X)");
                     return None;
                 };
                 let unless = match &spec.unless {
@@ -163,10 +130,7 @@ impl AllocationRule {
             "worker_not_absent" => Check::WorkerNotAbsent,
             "student_has_primary" => Check::StudentHasPrimary,
             "has_role" => {
-                let role = spec
-                    .role
-                    .as_ref()
-                    .and_then(|r| AllocationRole::parse(r.get_ref()));
+                let role = spec.role.as_ref().and_then(|r| AllocationRole::parse(r.get_ref()));
                 let Some(role) = role else {
                     problems.add(anchor, "the `has_role` check needs `role` (primary, co_allocated, paired or student)");
                     return None;
@@ -175,16 +139,9 @@ impl AllocationRule {
             }
             "buddy" => Check::Buddy,
             other => {
-                let hint = crate::text::nearest(other, CHECKS.iter().copied())
-                    .map(|n| format!("; did you mean `{n}`?"))
-                    .unwrap_or_default();
-                problems.add(
-                    anchor,
-                    format!(
-                        "unknown check `{other}`{hint} (known: {})",
-                        CHECKS.join(", ")
-                    ),
-                );
+                let hint =
+                    crate::text::nearest(other, CHECKS.iter().copied()).map(|n| format!("; did you mean `{n}`?")).unwrap_or_default();
+                problems.add(anchor, format!("unknown check `{other}`{hint} (known: {})", CHECKS.join(", ")));
                 return None;
             }
         };
@@ -213,24 +170,13 @@ impl AllocationRule {
                     done_event: done.and_then(|d| d.0),
                     done_at: done.map(|d| d.1),
                 };
-                let allocations: Vec<&Allocation> = ctx
-                    .extract
-                    .allocations_of_case(case)
-                    .iter()
-                    .filter(|a| a.holds_anything())
-                    .collect();
+                let allocations: Vec<&Allocation> = ctx.extract.allocations_of_case(case).iter().filter(|a| a.holds_anything()).collect();
                 let role_of = |w: WorkerIdx| ctx.extract.staff(w).map(|s| s.role);
                 match check {
                     Check::SeniorWhenRisk(threshold) => {
-                        for a in allocations
-                            .iter()
-                            .filter(|a| a.role == AllocationRole::Primary)
-                        {
+                        for a in allocations.iter().filter(|a| a.role == AllocationRole::Primary) {
                             let mut levels = Levels::default();
-                            for (_, e) in ctx
-                                .case_events(case)
-                                .filter(|(_, e)| a.from.at_or_after(e.occurred))
-                            {
+                            for (_, e) in ctx.case_events(case).filter(|(_, e)| a.from.at_or_after(e.occurred)) {
                                 levels.update(e);
                             }
                             if !levels.reaches(&threshold.track, threshold.at_least) {
@@ -242,9 +188,7 @@ impl AllocationRule {
                                 allocations
                                     .iter()
                                     .filter(|b| {
-                                        b.role == AllocationRole::Primary
-                                            && a.from.strictly_before(b.from)
-                                            && is_senior(role_of(b.worker))
+                                        b.role == AllocationRole::Primary && a.from.strictly_before(b.from) && is_senior(role_of(b.worker))
                                     })
                                     .min_by_key(|b| b.from.at)
                                     .map(|b| b.from)
@@ -252,11 +196,7 @@ impl AllocationRule {
                             out.push(row(a, fix.map(|m| (None, m))));
                         }
                     }
-                    Check::SeniorAfterRiskRise {
-                        threshold,
-                        junior,
-                        within,
-                    } => {
+                    Check::SeniorAfterRiskRise { threshold, junior, within } => {
                         senior_after_rise(ctx, case, threshold, junior, *within, &allocations, out)
                     }
                     Check::WorkerGender { gender, unless } => {
@@ -267,38 +207,24 @@ impl AllocationRule {
                             .filter(|(_, e)| unless.matches(e, Some(record), &none))
                             .map(|(i, e)| (i, e.occurred))
                             .collect();
-                        for a in allocations
-                            .iter()
-                            .filter(|a| a.role == AllocationRole::Primary)
-                        {
-                            let done = if ctx.extract.staff(a.worker).and_then(|s| s.gender)
-                                == Some(*gender)
-                            {
+                        for a in allocations.iter().filter(|a| a.role == AllocationRole::Primary) {
+                            let done = if ctx.extract.staff(a.worker).and_then(|s| s.gender) == Some(*gender) {
                                 Some((None, a.from))
                             } else {
-                                rationales
-                                    .iter()
-                                    .find(|(_, at)| at.date() >= a.from.date())
-                                    .map(|(i, at)| (Some(*i), *at))
+                                rationales.iter().find(|(_, at)| at.date() >= a.from.date()).map(|(i, at)| (Some(*i), *at))
                             };
                             out.push(row(a, done));
                         }
                     }
                     Check::WorkerNotAbsent => {
-                        let closed_next = ctx.extract.cases[case as usize]
-                            .closed_on
-                            .and_then(|c| c.succ_opt());
+                        let closed_next = ctx.extract.cases[case as usize].closed_on.and_then(|c| c.succ_opt());
                         for a in &allocations {
                             let date = a.from.date();
                             let covering: Vec<_> = ctx
                                 .extract
                                 .absences
                                 .iter()
-                                .filter(|x| {
-                                    x.worker == a.worker
-                                        && x.starts_on <= date
-                                        && x.ends_on.is_none_or(|end| date <= end)
-                                })
+                                .filter(|x| x.worker == a.worker && x.starts_on <= date && x.ends_on.is_none_or(|end| date <= end))
                                 .collect();
                             if covering.is_empty() {
                                 out.push(row(a, Some((None, a.from))));
@@ -307,18 +233,10 @@ impl AllocationRule {
                             let absence_over = if covering.iter().any(|x| x.ends_on.is_none()) {
                                 None
                             } else {
-                                covering
-                                    .iter()
-                                    .filter_map(|x| x.ends_on)
-                                    .max()
-                                    .and_then(|d| d.succ_opt())
+                                covering.iter().filter_map(|x| x.ends_on).max().and_then(|d| d.succ_opt())
                             };
                             // Candidates by date; on an equal date a day-after (bare) wins.
-                            let mut fixes: Vec<Moment> = [absence_over, closed_next]
-                                .into_iter()
-                                .flatten()
-                                .map(Moment::date_only)
-                                .collect();
+                            let mut fixes: Vec<Moment> = [absence_over, closed_next].into_iter().flatten().map(Moment::date_only).collect();
                             fixes.extend(a.to);
                             let fix = fixes.into_iter().min_by_key(|m| (m.date(), !m.bare));
                             out.push(row(a, fix.map(|m| (None, m))));
@@ -327,28 +245,17 @@ impl AllocationRule {
                     Check::StudentHasPrimary => {
                         let is_student = |w: WorkerIdx| role_of(w) == Some(StaffRole::Student);
                         let closed = ctx.extract.cases[case as usize].closed_after();
-                        for s in allocations
-                            .iter()
-                            .filter(|a| a.role == AllocationRole::Student || is_student(a.worker))
-                        {
+                        for s in allocations.iter().filter(|a| a.role == AllocationRole::Student || is_student(a.worker)) {
                             let others = || {
-                                allocations.iter().filter(|p| {
-                                    p.role == AllocationRole::Primary
-                                        && !is_student(p.worker)
-                                        && !std::ptr::eq(**p, *s)
-                                })
+                                allocations
+                                    .iter()
+                                    .filter(|p| p.role == AllocationRole::Primary && !is_student(p.worker) && !std::ptr::eq(**p, *s))
                             };
-                            let current = others()
-                                .filter(|p| p.is_current_at(s.start()))
-                                .max_by_key(|p| p.from.at)
-                                .map(|p| p.from);
+                            let current = others().filter(|p| p.is_current_at(s.start())).max_by_key(|p| p.from.at).map(|p| p.from);
                             let ends = [s.end(), closed].into_iter().flatten().min();
                             let later = || {
                                 others()
-                                    .filter(|p| {
-                                        p.start() > s.start()
-                                            && ends.is_none_or(|end| p.start() < end)
-                                    })
+                                    .filter(|p| p.start() > s.start() && ends.is_none_or(|end| p.start() < end))
                                     .min_by_key(|p| p.from.at)
                                     .map(|p| p.from)
                             };
@@ -360,9 +267,7 @@ impl AllocationRule {
                         let opened = Moment::date_only(record.opened_on);
                         let fix = allocations
                             .iter()
-                            .filter(|a| {
-                                a.role == *role && a.end().is_none_or(|end| end > opened.at)
-                            })
+                            .filter(|a| a.role == *role && a.end().is_none_or(|end| end > opened.at))
                             .min_by_key(|a| a.from.at)
                             .map(|a| a.from);
                         out.push(Obligation {
@@ -441,39 +346,13 @@ impl AllocationRule {
         )];
         match &self.check {
             Check::SeniorWhenRisk(t) => {
-                p.push((
-                    "track",
-                    t.track
-                        .iter()
-                        .map(|d| d.name())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                ));
+                p.push(("track", t.track.iter().map(|d| d.name()).collect::<Vec<_>>().join(", ")));
                 p.push(("at_least", t.at_least.name().into()));
             }
-            Check::SeniorAfterRiskRise {
-                threshold,
-                junior,
-                within,
-            } => {
-                p.push((
-                    "track",
-                    threshold
-                        .track
-                        .iter()
-                        .map(|d| d.name())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                ));
+            Check::SeniorAfterRiskRise { threshold, junior, within } => {
+                p.push(("track", threshold.track.iter().map(|d| d.name()).collect::<Vec<_>>().join(", ")));
                 p.push(("at_least", threshold.at_least.name().into()));
-                p.push((
-                    "junior_roles",
-                    junior
-                        .iter()
-                        .map(|r| r.name())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                ));
+                p.push(("junior_roles", junior.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ")));
                 p.push(("within", within.to_string()));
             }
             Check::WorkerGender { gender, unless } => {
@@ -509,29 +388,16 @@ fn senior_after_rise(
         if !carries || before || !levels.reaches(&threshold.track, threshold.at_least) {
             continue;
         }
-        let at = if e.occurred.bare {
-            e.occurred.date().and_hms_opt(23, 59, 59).expect("valid")
-        } else {
-            e.occurred.at
-        };
+        let at = if e.occurred.bare { e.occurred.date().and_hms_opt(23, 59, 59).expect("valid") } else { e.occurred.at };
         let Some(primary) = ctx.extract.primary_current_at(case, at) else {
             continue;
         };
-        if !ctx
-            .extract
-            .staff(primary)
-            .is_some_and(|s| junior.contains(&s.role))
-        {
+        if !ctx.extract.staff(primary).is_some_and(|s| junior.contains(&s.role)) {
             continue;
         }
         let fix = allocations
             .iter()
-            .filter(|a| {
-                matches!(
-                    a.role,
-                    AllocationRole::CoAllocated | AllocationRole::Primary
-                )
-            })
+            .filter(|a| matches!(a.role, AllocationRole::CoAllocated | AllocationRole::Primary))
             .filter(|a| is_senior(ctx.extract.staff(a.worker).map(|s| s.role)))
             .filter(|a| a.is_current_at(at) || a.start() > at)
             .min_by_key(|a| a.from.at)
@@ -553,25 +419,18 @@ fn buddy(ctx: &Context, worker: WorkerIdx, out: &mut Vec<Obligation>) {
     let periods = super::recurring::holding_periods(ctx, worker);
     let day_start = ctx.as_of.and_time(chrono::NaiveTime::MIN);
     let day_end = end_of_day_exclusive(ctx.as_of);
-    let Some((start, _)) = periods
-        .iter()
-        .find(|(start, end)| start.at < day_end && end.is_none_or(|end| end > day_start))
-    else {
+    let Some((start, _)) = periods.iter().find(|(start, end)| start.at < day_end && end.is_none_or(|end| end > day_start)) else {
         return;
     };
-    let buddy_ok = ctx
-        .extract
-        .staff(worker)
-        .and_then(|s| s.buddy_id.as_deref())
-        .is_some_and(|buddy| {
-            buddy != &*ctx.extract.workers[worker as usize].id
-                && ctx
-                    .extract
-                    .worker_index
-                    .get(buddy)
-                    .and_then(|&b| ctx.extract.staff(b))
-                    .is_some_and(|s| s.left_on.is_none_or(|left| left >= ctx.as_of))
-        });
+    let buddy_ok = ctx.extract.staff(worker).and_then(|s| s.buddy_id.as_deref()).is_some_and(|buddy| {
+        buddy != &*ctx.extract.workers[worker as usize].id
+            && ctx
+                .extract
+                .worker_index
+                .get(buddy)
+                .and_then(|&b| ctx.extract.staff(b))
+                .is_some_and(|s| s.left_on.is_none_or(|left| left >= ctx.as_of))
+    });
     out.push(Obligation {
         case: None,
         worker: Some(worker),

@@ -26,13 +26,13 @@ pub struct Spec {
     pub lead: Option<Spanned<String>>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Anchor {
     Events(Selector),
     Absences(AbsenceKind),
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Before {
     pub anchor: Anchor,
     /// None: the absence's recorded cover arrangement.
@@ -49,36 +49,23 @@ impl Before {
                     return None;
                 };
                 if spec.expected.get_ref().cover_recorded != Some(true) {
-                    problems.add(
-                        spec.expected.span(),
-                        "an `absences` anchor expects `cover_recorded = true`",
-                    );
+                    problems.add(spec.expected.span(), "an `absences` anchor expects `cover_recorded = true`");
                 }
                 (Anchor::Absences(kind), None)
             }
-            None => (
-                Anchor::Events(problems.plain_selector(&spec.anchor)),
-                Some(problems.plain_selector(&spec.expected)),
-            ),
+            None => (Anchor::Events(problems.plain_selector(&spec.anchor)), Some(problems.plain_selector(&spec.expected))),
         };
         let lead = match &spec.lead {
             Some(text) => match problems.span(text)? {
                 span @ (Span::Hours(_) | Span::Days(_)) => Some(span),
                 _ => {
-                    problems.add(
-                        text.span(),
-                        "a lead time is counted in hours, days or weeks",
-                    );
+                    problems.add(text.span(), "a lead time is counted in hours, days or weeks");
                     return None;
                 }
             },
             None => None,
         };
-        Some(Before {
-            anchor,
-            expected,
-            lead,
-        })
+        Some(Before { anchor, expected, lead })
     }
 
     pub fn needs(&self) -> &'static [&'static str] {
@@ -122,8 +109,7 @@ impl Before {
                 let mut previous: Option<Moment> = None;
                 for (index, anchor) in anchors {
                     let answer = candidates.iter().find(|(_, e)| {
-                        e.occurred.strictly_before(anchor.occurred)
-                            && previous.is_none_or(|p| p.strictly_before(e.occurred))
+                        e.occurred.strictly_before(anchor.occurred) && previous.is_none_or(|p| p.strictly_before(e.occurred))
                     });
                     let answered_at = answer.map(|(_, e)| e.occurred);
                     out.push(Obligation {
@@ -138,36 +124,21 @@ impl Before {
                     previous = Some(anchor.occurred);
                 }
             }
-            (Anchor::Absences(kind), Unit::Worker(worker)) => {
-                self.for_absences(ctx, worker, *kind, out)
-            }
+            (Anchor::Absences(kind), Unit::Worker(worker)) => self.for_absences(ctx, worker, *kind, out),
             _ => {}
         }
     }
 
-    fn for_absences(
-        &self,
-        ctx: &Context,
-        worker: WorkerIdx,
-        kind: AbsenceKind,
-        out: &mut Vec<Obligation>,
-    ) {
+    fn for_absences(&self, ctx: &Context, worker: WorkerIdx, kind: AbsenceKind, out: &mut Vec<Obligation>) {
         let periods = super::recurring::holding_periods(ctx, worker);
-        for absence in ctx
-            .extract
-            .absences
-            .iter()
-            .filter(|a| a.worker == worker && a.kind == kind)
-        {
+        for absence in ctx.extract.absences.iter().filter(|a| a.worker == worker && a.kind == kind) {
             if !super::recurring::holds_on(&periods, absence.starts_on) {
                 continue;
             }
             let start = Moment::date_only(absence.starts_on);
             let due = match self.lead {
                 Some(Span::Days(d)) => Due::Date(absence.starts_on - Days::new(d as u64)),
-                Some(Span::Hours(h)) => {
-                    Due::Date(absence.starts_on - Days::new(h.div_ceil(24) as u64))
-                }
+                Some(Span::Hours(h)) => Due::Date(absence.starts_on - Days::new(h.div_ceil(24) as u64)),
                 _ => Due::Date(absence.starts_on),
             };
             out.push(Obligation {
@@ -193,11 +164,14 @@ impl Before {
             (Anchor::Events(anchor), Some(expected)) => vec![
                 format!("Starts: each {} on a case.", anchor.describe()),
                 format!("Met by: the earliest {} on the case after the previous anchor (if any) and {lead}.", expected.describe()),
-                "One recorded only on or after the anchor never counts: the row stays not done rather than late. Case closure is ignored.".into(),
+                "One recorded only on or after the anchor never counts: the row stays not done rather than late. Case closure is ignored."
+                    .into(),
             ],
             (Anchor::Absences(kind), _) => vec![
                 format!("Starts: each {} absence of a worker who holds a case on its first day; owed by the absent worker.", kind.name()),
-                format!("Met by: the cover arrangement recorded (cover_recorded_at) {lead}; a cover recorded later is late, none is not done."),
+                format!(
+                    "Met by: the cover arrangement recorded (cover_recorded_at) {lead}; a cover recorded later is late, none is not done."
+                ),
             ],
             _ => vec![],
         }
@@ -205,14 +179,8 @@ impl Before {
 
     pub fn parameters(&self) -> Vec<(&'static str, String)> {
         let mut p = match (&self.anchor, &self.expected) {
-            (Anchor::Events(a), Some(e)) => vec![
-                ("anchor", a.types.names().join(", ")),
-                ("expected", e.types.names().join(", ")),
-            ],
-            (Anchor::Absences(k), _) => vec![
-                ("anchor", format!("{} absences", k.name())),
-                ("expected", "cover recorded".into()),
-            ],
+            (Anchor::Events(a), Some(e)) => vec![("anchor", a.types.names().join(", ")), ("expected", e.types.names().join(", "))],
+            (Anchor::Absences(k), _) => vec![("anchor", format!("{} absences", k.name())), ("expected", "cover recorded".into())],
             _ => vec![],
         };
         if let Some(lead) = self.lead {

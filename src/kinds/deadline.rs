@@ -31,30 +31,24 @@ pub struct Spec {
     pub until_closure: Option<bool>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Trigger {
     Events(Selector),
     Allocations(Vec<AllocationRole>),
     CaseOpened,
     FirstAllocation(AllocationRole),
-    Absences {
-        kind: AbsenceKind,
-        lasting_over: Option<u32>,
-    },
+    Absences { kind: AbsenceKind, lasting_over: Option<u32> },
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Answer {
     Events(Selector),
     AllOf(Vec<Selector>),
-    Allocation {
-        roles: Vec<AllocationRole>,
-        senior: bool,
-    },
+    Allocation { roles: Vec<AllocationRole>, senior: bool },
     LinkedEvents(Selector),
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Deadline {
     pub trigger: Trigger,
     pub answer: Answer,
@@ -65,24 +59,13 @@ pub struct Deadline {
 /// Senior means `senior_case_manager`, `advanced_practitioner` or
 /// `team_manager` (contract section 6).
 pub fn is_senior(role: Option<StaffRole>) -> bool {
-    matches!(
-        role,
-        Some(
-            StaffRole::SeniorCaseManager | StaffRole::AdvancedPractitioner | StaffRole::TeamManager
-        )
-    )
+    matches!(role, Some(StaffRole::SeniorCaseManager | StaffRole::AdvancedPractitioner | StaffRole::TeamManager))
 }
 
 /// The first of `answers` (in case order) at or after `from`.
-pub fn first_at_or_after<'a>(
-    answers: &[(EventIdx, &'a Event)],
-    from: Moment,
-) -> Option<(EventIdx, &'a Event)> {
+pub fn first_at_or_after<'a>(answers: &[(EventIdx, &'a Event)], from: Moment) -> Option<(EventIdx, &'a Event)> {
     let start = answers.partition_point(|(_, e)| e.occurred.date() < from.date());
-    answers[start..]
-        .iter()
-        .find(|(_, e)| e.occurred.at_or_after(from))
-        .copied()
+    answers[start..].iter().find(|(_, e)| e.occurred.at_or_after(from)).copied()
 }
 
 fn roles(problems: &mut Problems, names: &[Spanned<String>]) -> Vec<AllocationRole> {
@@ -90,7 +73,8 @@ fn roles(problems: &mut Problems, names: &[Spanned<String>]) -> Vec<AllocationRo
         .iter()
         .filter_map(|n| {
             AllocationRole::parse(n.get_ref()).or_else(|| {
-                problems.add(n.span(), format!("`{}` is not an allocation role: use primary, co_allocated, paired or student", n.get_ref()));
+                problems
+                    .add(n.span(), format!("`{}` is not an allocation role: use primary, co_allocated, paired or student", n.get_ref()));
                 None
             })
         })
@@ -102,13 +86,7 @@ impl Problems {
     pub fn plain_selector(&mut self, spec: &Spanned<EventsSpec>) -> Selector {
         let keys = spec.get_ref().source_keys();
         if !keys.is_empty() {
-            self.add(
-                spec.span(),
-                format!(
-                    "`{}` cannot be used here: this table selects events by `types`",
-                    keys.join("`, `")
-                ),
-            );
+            self.add(spec.span(), format!("`{}` cannot be used here: this table selects events by `types`", keys.join("`, `")));
         }
         if spec.get_ref().types.is_empty() {
             self.add(spec.span(), "name the event types with `types = [...]`");
@@ -125,11 +103,7 @@ impl Deadline {
         } else if t.case_opened == Some(true) {
             Trigger::CaseOpened
         } else if let Some(role) = &t.first_allocation {
-            Trigger::FirstAllocation(
-                roles(problems, std::slice::from_ref(role))
-                    .into_iter()
-                    .next()?,
-            )
+            Trigger::FirstAllocation(roles(problems, std::slice::from_ref(role)).into_iter().next()?)
         } else if let Some(kind) = &t.absences {
             let Some(kind) = AbsenceKind::parse(kind.get_ref()) else {
                 problems.add(kind.span(), "absences are `planned` or `unplanned`");
@@ -153,52 +127,33 @@ impl Deadline {
         let answer = if let Some(all) = &a.all_of {
             Answer::AllOf(all.iter().map(|s| problems.selector(s)).collect())
         } else if let Some(names) = &a.allocations {
-            Answer::Allocation {
-                roles: roles(problems, names),
-                senior: a.senior.unwrap_or(false),
-            }
+            Answer::Allocation { roles: roles(problems, names), senior: a.senior.unwrap_or(false) }
         } else if a.linked_to_absence == Some(true) {
             Answer::LinkedEvents(problems.selector(a))
         } else {
             Answer::Events(problems.plain_selector(&spec.answer))
         };
-        if matches!(trigger, Trigger::Absences { .. }) != matches!(answer, Answer::LinkedEvents(_))
-        {
+        if matches!(trigger, Trigger::Absences { .. }) != matches!(answer, Answer::LinkedEvents(_)) {
             problems.add(spec.answer.span(), "an `absences` trigger is answered by events with `linked_to_absence = true`, and only it");
         }
         let within = problems.span(&spec.within)?;
-        let until = spec.until.as_ref().map(|u| {
-            (
-                problems.plain_selector(u),
-                spec.until_closure.unwrap_or(false),
-            )
-        });
-        Some(Deadline {
-            trigger,
-            answer,
-            within,
-            until,
-        })
+        let until = spec.until.as_ref().map(|u| (problems.plain_selector(u), spec.until_closure.unwrap_or(false)));
+        Some(Deadline { trigger, answer, within, until })
     }
 
     pub fn needs(&self) -> &'static [&'static str] {
         match (&self.trigger, &self.answer) {
             (Trigger::Absences { .. }, _) => &["absences.csv", "allocations.csv"],
             (_, Answer::Allocation { senior: true, .. }) => &["allocations.csv", "staff.csv"],
-            (Trigger::Allocations(_) | Trigger::FirstAllocation(_), _)
-            | (_, Answer::Allocation { .. }) => &["allocations.csv"],
+            (Trigger::Allocations(_) | Trigger::FirstAllocation(_), _) | (_, Answer::Allocation { .. }) => &["allocations.csv"],
             _ => &[],
         }
     }
 
     pub fn evaluate(&self, ctx: &Context, unit: Unit, out: &mut Vec<Obligation>) {
         match (unit, &self.trigger) {
-            (Unit::Worker(worker), Trigger::Absences { kind, lasting_over }) => {
-                self.for_absences(ctx, worker, *kind, *lasting_over, out)
-            }
-            (Unit::Case(case), trigger) if !matches!(trigger, Trigger::Absences { .. }) => {
-                self.for_case(ctx, case, out)
-            }
+            (Unit::Worker(worker), Trigger::Absences { kind, lasting_over }) => self.for_absences(ctx, worker, *kind, *lasting_over, out),
+            (Unit::Case(case), trigger) if !matches!(trigger, Trigger::Absences { .. }) => self.for_case(ctx, case, out),
             _ => {}
         }
     }
@@ -213,21 +168,12 @@ impl Deadline {
             levels.push(running);
         }
         let chosen = |selector: &Selector| -> Vec<(EventIdx, &Event)> {
-            events
-                .iter()
-                .zip(&levels)
-                .filter(|((_, e), l)| selector.matches(e, Some(record), l))
-                .map(|(pair, _)| *pair)
-                .collect()
+            events.iter().zip(&levels).filter(|((_, e), l)| selector.matches(e, Some(record), l)).map(|(pair, _)| *pair).collect()
         };
         // (trigger event, trigger_at as written, moment answers are compared with)
         let mut triggers: Vec<(Option<EventIdx>, Moment, Moment)> = Vec::new();
         match &self.trigger {
-            Trigger::Events(selector) => triggers.extend(
-                chosen(selector)
-                    .into_iter()
-                    .map(|(i, e)| (Some(i), e.occurred, e.occurred)),
-            ),
+            Trigger::Events(selector) => triggers.extend(chosen(selector).into_iter().map(|(i, e)| (Some(i), e.occurred, e.occurred))),
             Trigger::Allocations(roles) => triggers.extend(
                 ctx.extract
                     .allocations_of_case(case)
@@ -235,18 +181,10 @@ impl Deadline {
                     .filter(|a| roles.contains(&a.role) && a.holds_anything())
                     .map(|a| (None, a.from, a.from)),
             ),
-            Trigger::CaseOpened => triggers.push((
-                None,
-                Moment::date_only(record.opened_on),
-                Moment::date_only(record.opened_on),
-            )),
+            Trigger::CaseOpened => triggers.push((None, Moment::date_only(record.opened_on), Moment::date_only(record.opened_on))),
             Trigger::FirstAllocation(role) => {
-                if let Some(first) = ctx
-                    .extract
-                    .allocations_of_case(case)
-                    .iter()
-                    .filter(|a| a.role == *role && a.holds_anything())
-                    .min_by_key(|a| a.from.at)
+                if let Some(first) =
+                    ctx.extract.allocations_of_case(case).iter().filter(|a| a.role == *role && a.holds_anything()).min_by_key(|a| a.from.at)
                 {
                     triggers.push((None, first.from, Moment::date_only(first.from.date())));
                 }
@@ -258,34 +196,18 @@ impl Deadline {
             Answer::AllOf(all) => all.iter().map(chosen).collect(),
             Answer::Allocation { .. } => Vec::new(),
         };
-        let until: Vec<(EventIdx, &Event)> = self
-            .until
-            .as_ref()
-            .map(|(s, _)| chosen(s))
-            .unwrap_or_default();
+        let until: Vec<(EventIdx, &Event)> = self.until.as_ref().map(|(s, _)| chosen(s)).unwrap_or_default();
         for (trigger_event, trigger_at, from) in triggers {
             let answer: Option<(Option<EventIdx>, Moment)> = match &self.answer {
-                Answer::Events(_) | Answer::LinkedEvents(_) => {
-                    first_at_or_after(&answers[0], from).map(|(i, e)| (Some(i), e.occurred))
-                }
+                Answer::Events(_) | Answer::LinkedEvents(_) => first_at_or_after(&answers[0], from).map(|(i, e)| (Some(i), e.occurred)),
                 Answer::AllOf(_) => {
-                    let each: Option<Vec<(EventIdx, &Event)>> = answers
-                        .iter()
-                        .map(|list| first_at_or_after(list, from))
-                        .collect();
+                    let each: Option<Vec<(EventIdx, &Event)>> = answers.iter().map(|list| first_at_or_after(list, from)).collect();
                     each.and_then(|each| {
-                        each.into_iter().max_by(|a, b| {
-                            a.1.occurred
-                                .at
-                                .cmp(&b.1.occurred.at)
-                                .then_with(|| a.1.id.cmp(&b.1.id))
-                        })
+                        each.into_iter().max_by(|a, b| a.1.occurred.at.cmp(&b.1.occurred.at).then_with(|| a.1.id.cmp(&b.1.id)))
                     })
                     .map(|(i, e)| (Some(i), e.occurred))
                 }
-                Answer::Allocation { roles, senior } => self
-                    .allocation_answer(ctx, case, trigger_at, roles, *senior)
-                    .map(|m| (None, m)),
+                Answer::Allocation { roles, senior } => self.allocation_answer(ctx, case, trigger_at, roles, *senior).map(|m| (None, m)),
             };
             let due = ctx.due_after(trigger_at, self.within, answer.map(|a| a.1));
             let answer = match &self.until {
@@ -296,8 +218,7 @@ impl Deadline {
                         (Some(e), Some(c)) => Some(e.min(c)),
                         (e, c) => e.or(c),
                     };
-                    let answer =
-                        answer.filter(|(_, at)| window_end.is_none_or(|end| at.date() <= end));
+                    let answer = answer.filter(|(_, at)| window_end.is_none_or(|end| at.date() <= end));
                     if answer.is_none() && window_end.is_some_and(|end| end <= due.date()) {
                         continue;
                     }
@@ -320,19 +241,8 @@ impl Deadline {
     /// The allocation in `roles` (to a senior worker if asked) with the
     /// earliest start among those current at the trigger (a bare date: at
     /// 23:59:59) or starting later.
-    fn allocation_answer(
-        &self,
-        ctx: &Context,
-        case: CaseIdx,
-        at: Moment,
-        roles: &[AllocationRole],
-        senior: bool,
-    ) -> Option<Moment> {
-        let t = if at.bare {
-            at.date().and_hms_opt(23, 59, 59).expect("valid time")
-        } else {
-            at.at
-        };
+    fn allocation_answer(&self, ctx: &Context, case: CaseIdx, at: Moment, roles: &[AllocationRole], senior: bool) -> Option<Moment> {
+        let t = if at.bare { at.date().and_hms_opt(23, 59, 59).expect("valid time") } else { at.at };
         ctx.extract
             .allocations_of_case(case)
             .iter()
@@ -343,24 +253,12 @@ impl Deadline {
             .map(|a| a.from)
     }
 
-    fn for_absences(
-        &self,
-        ctx: &Context,
-        worker: WorkerIdx,
-        kind: AbsenceKind,
-        lasting_over: Option<u32>,
-        out: &mut Vec<Obligation>,
-    ) {
+    fn for_absences(&self, ctx: &Context, worker: WorkerIdx, kind: AbsenceKind, lasting_over: Option<u32>, out: &mut Vec<Obligation>) {
         let Answer::LinkedEvents(selector) = &self.answer else {
             return;
         };
         let periods = holding_periods(ctx, worker);
-        for absence in ctx
-            .extract
-            .absences
-            .iter()
-            .filter(|a| a.worker == worker && a.kind == kind)
-        {
+        for absence in ctx.extract.absences.iter().filter(|a| a.worker == worker && a.kind == kind) {
             let start = absence.starts_on;
             if !super::recurring::holds_on(&periods, start) {
                 continue;
@@ -382,12 +280,7 @@ impl Deadline {
             let answer = candidates
                 .into_iter()
                 .filter(|(_, e)| selector.types.contains(e.kind) && e.occurred.date() >= start)
-                .min_by(|a, b| {
-                    a.1.occurred
-                        .at
-                        .cmp(&b.1.occurred.at)
-                        .then_with(|| a.1.id.cmp(&b.1.id))
-                });
+                .min_by(|a, b| a.1.occurred.at.cmp(&b.1.occurred.at).then_with(|| a.1.id.cmp(&b.1.id)));
             let trigger_at = Moment::date_only(start);
             out.push(Obligation {
                 case: None,
@@ -406,11 +299,18 @@ impl Deadline {
             Trigger::Events(s) => format!("Starts: each {} on a case.", s.describe()),
             Trigger::Allocations(r) => format!("Starts: each {} allocation, from its start.", role_list(r)),
             Trigger::CaseOpened => "Starts: the date the case opened.".into(),
-            Trigger::FirstAllocation(r) => format!("Starts: the start of the case's first {} allocation (later reallocations add nothing).", r.name()),
+            Trigger::FirstAllocation(r) => {
+                format!("Starts: the start of the case's first {} allocation (later reallocations add nothing).", r.name())
+            }
             Trigger::Absences { kind, lasting_over } => format!(
                 "Starts: each {} absence of a worker holding a case on its first day{}; owed by the absent worker.",
                 kind.name(),
-                lasting_over.map(|d| format!(", lasting over {} (ended at least {d} days after it began, or still running that long at the as-of date)", Span::Days(d))).unwrap_or_default()
+                lasting_over
+                    .map(|d| format!(
+                        ", lasting over {} (ended at least {d} days after it began, or still running that long at the as-of date)",
+                        Span::Days(d)
+                    ))
+                    .unwrap_or_default()
             ),
         }];
         lines.push(match &self.answer {
@@ -457,31 +357,15 @@ impl Deadline {
         };
         let answer = match &self.answer {
             Answer::Events(s) | Answer::LinkedEvents(s) => s.types.names().join(", "),
-            Answer::AllOf(all) => all
-                .iter()
-                .map(|s| s.types.names().join(", "))
-                .collect::<Vec<_>>()
-                .join(" + "),
-            Answer::Allocation { roles, senior } => format!(
-                "{}{} allocation",
-                if *senior { "senior " } else { "" },
-                role_list(roles)
-            ),
+            Answer::AllOf(all) => all.iter().map(|s| s.types.names().join(", ")).collect::<Vec<_>>().join(" + "),
+            Answer::Allocation { roles, senior } => format!("{}{} allocation", if *senior { "senior " } else { "" }, role_list(roles)),
         };
-        vec![
-            ("trigger", trigger),
-            ("answer", answer),
-            ("within", self.within.to_string()),
-        ]
+        vec![("trigger", trigger), ("answer", answer), ("within", self.within.to_string())]
     }
 }
 
 fn role_list(roles: &[AllocationRole]) -> String {
-    roles
-        .iter()
-        .map(|r| r.name())
-        .collect::<Vec<_>>()
-        .join(" or ")
+    roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(" or ")
 }
 
 /// Cases a worker held (any allocation, cut at closure) on a date.

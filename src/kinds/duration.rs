@@ -25,7 +25,7 @@ pub struct Spec {
     pub within: Spanned<String>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Duration {
     pub start: Selector,
     pub end: Selector,
@@ -38,32 +38,20 @@ impl Duration {
         let start = problems.plain_selector(&spec.start);
         let end = problems.plain_selector(&spec.end);
         let within = problems.span(&spec.within)?;
-        Some(Duration {
-            start,
-            end,
-            closure_ends: spec.closure_ends,
-            within,
-        })
+        Some(Duration { start, end, closure_ends: spec.closure_ends, within })
     }
 
     pub fn evaluate(&self, ctx: &Context, unit: Unit, out: &mut Vec<Obligation>) {
         let Unit::Case(case) = unit else { return };
-        let closed_on = ctx.extract.cases[case as usize]
-            .closed_on
-            .filter(|_| self.closure_ends);
+        let closed_on = ctx.extract.cases[case as usize].closed_on.filter(|_| self.closure_ends);
         let events = ctx.case_events(case);
         let record = Some(&ctx.extract.cases[case as usize]);
         let none = Default::default();
-        let ends: Vec<(EventIdx, &Event)> = events
-            .clone()
-            .filter(|(_, e)| self.end.matches(e, record, &none))
-            .collect();
+        let ends: Vec<(EventIdx, &Event)> = events.clone().filter(|(_, e)| self.end.matches(e, record, &none)).collect();
         for (index, start) in events.filter(|(_, e)| self.start.matches(e, record, &none)) {
             let ended_by_event = first_at_or_after(&ends, start.occurred);
             let (done_event, done_at) = match (ended_by_event, closed_on) {
-                (Some((_, e)), Some(closed)) if e.occurred.date() > closed => {
-                    (None, Some(Moment::date_only(closed)))
-                }
+                (Some((_, e)), Some(closed)) if e.occurred.date() > closed => (None, Some(Moment::date_only(closed))),
                 (Some((i, e)), _) => (Some(i), Some(e.occurred)),
                 (None, Some(closed)) => (None, Some(Moment::date_only(closed))),
                 (None, None) => (None, None),
@@ -81,11 +69,7 @@ impl Duration {
     }
 
     pub fn describe(&self) -> Vec<String> {
-        let closure = if self.closure_ends {
-            " or the case's closure (an ending event on the closure date counts first)"
-        } else {
-            ""
-        };
+        let closure = if self.closure_ends { " or the case's closure (an ending event on the closure date counts first)" } else { "" };
         vec![
             format!("Starts: each {} on a case.", self.start.describe()),
             format!(
@@ -93,10 +77,7 @@ impl Duration {
                 self.end.describe(),
                 self.within
             ),
-            format!(
-                "Counted in {}. Still running at the as-of date = not done.",
-                counting(self.within)
-            ),
+            format!("Counted in {}. Still running at the as-of date = not done.", counting(self.within)),
         ]
     }
 

@@ -38,35 +38,22 @@ pub struct Context<'a> {
 
 impl<'a> Context<'a> {
     /// A case's events with their global indices.
-    pub fn case_events(
-        &self,
-        case: CaseIdx,
-    ) -> impl Iterator<Item = (EventIdx, &'a Event)> + Clone {
+    pub fn case_events(&self, case: CaseIdx) -> impl Iterator<Item = (EventIdx, &'a Event)> + Clone {
         let start = self.extract.case_events[case as usize].start;
-        self.extract
-            .events_of_case(case)
-            .iter()
-            .enumerate()
-            .map(move |(i, e)| (start + i as u32, e))
+        self.extract.events_of_case(case).iter().enumerate().map(move |(i, e)| (start + i as u32, e))
     }
 
     /// Events naming a worker, in section 5 order, with their global indices.
     pub fn worker_events(&self, worker: WorkerIdx) -> impl Iterator<Item = (EventIdx, &'a Event)> {
         let extract = self.extract;
         let r = &extract.worker_events[worker as usize];
-        extract.worker_event_order[r.start as usize..r.end as usize]
-            .iter()
-            .map(move |&i| (i, &extract.events[i as usize]))
+        extract.worker_event_order[r.start as usize..r.end as usize].iter().map(move |&i| (i, &extract.events[i as usize]))
     }
 
     /// Events with no case, with their global indices.
     pub fn caseless_events(&self) -> impl Iterator<Item = (EventIdx, &'a Event)> {
         let start = self.extract.events.len() - self.extract.events_without_case().len();
-        self.extract
-            .events_without_case()
-            .iter()
-            .enumerate()
-            .map(move |(i, e)| ((start + i) as u32, e))
+        self.extract.events_without_case().iter().enumerate().map(move |(i, e)| ((start + i) as u32, e))
     }
 
     /// The due of a deadline counted from `trigger` (contract section 3).
@@ -74,12 +61,9 @@ impl<'a> Context<'a> {
     /// turns the due into a date.
     pub fn due_after(&self, trigger: Moment, span: Span, answer: Option<Moment>) -> Due {
         let date = trigger.date();
-        let clamp =
-            |d: Option<chrono::NaiveDate>| Due::Date(d.unwrap_or(crate::calendar::CALENDAR_END));
+        let clamp = |d: Option<chrono::NaiveDate>| Due::Date(d.unwrap_or(crate::calendar::CALENDAR_END));
         match span {
-            Span::Hours(h) if trigger.bare || answer.is_some_and(|a| a.bare) => {
-                clamp(add_days(date, h.div_ceil(24)))
-            }
+            Span::Hours(h) if trigger.bare || answer.is_some_and(|a| a.bare) => clamp(add_days(date, h.div_ceil(24))),
             Span::Hours(h) => Due::At(add_elapsed_hours(trigger.at, h as i64)),
             Span::Days(n) => clamp(add_days(date, n)),
             Span::Months(n) => clamp(add_months(date, n)),
@@ -144,19 +128,12 @@ impl Problems {
         let text = name.get_ref().trim();
         let vocabulary = crate::model::EVENT_TYPES;
         let found: Vec<EventType> = if let Some(prefix) = text.strip_suffix('*') {
-            vocabulary
-                .iter()
-                .enumerate()
-                .filter(|(_, t)| t.starts_with(prefix))
-                .map(|(i, _)| EventType(i as u8))
-                .collect()
+            vocabulary.iter().enumerate().filter(|(_, t)| t.starts_with(prefix)).map(|(i, _)| EventType(i as u8)).collect()
         } else {
             EventType::named(text).into_iter().collect()
         };
         if found.is_empty() {
-            let hint = crate::text::nearest(text, vocabulary.iter().copied())
-                .map(|n| format!("; did you mean `{n}`?"))
-                .unwrap_or_default();
+            let hint = crate::text::nearest(text, vocabulary.iter().copied()).map(|n| format!("; did you mean `{n}`?")).unwrap_or_default();
             self.add(name.span(), format!("unknown event type `{text}`{hint} (the vocabulary is in data-contract.md section 1)"));
         }
         found
@@ -164,7 +141,7 @@ impl Problems {
 }
 
 /// A compiled rule kind with its parameters.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Kind {
     Recorded(recorded::Recorded),
     Deadline(deadline::Deadline),
@@ -221,6 +198,50 @@ impl Kind {
         }
     }
 
+    /// The parameters a service may override in its configuration.
+    pub fn settable(&self) -> &'static [&'static str] {
+        match self {
+            Kind::Recorded(_) | Kind::Deadline(_) | Kind::Duration(_) => &["within"],
+            Kind::Before(_) => &["lead"],
+            Kind::Recurring(r) if matches!(r.condition, recurring::Condition::Risk(_)) => &["every", "at_least"],
+            Kind::Recurring(_) => &["every"],
+            Kind::Allocation(a) => match a.check {
+                allocation::Check::SeniorWhenRisk(_) => &["at_least"],
+                allocation::Check::SeniorAfterRiskRise { .. } => &["within", "at_least"],
+                _ => &[],
+            },
+        }
+    }
+
+    /// Overrides one parameter (a service's local choice).
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let span = || Span::parse(value);
+        let level =
+            || crate::model::Level::parse(value).ok_or_else(|| format!("`{value}` is not a level: use low, medium, high or very_high"));
+        match (self, key) {
+            (Kind::Recorded(k), "within") => k.within = span()?,
+            (Kind::Deadline(k), "within") => k.within = span()?,
+            (Kind::Duration(k), "within") => k.within = span()?,
+            (Kind::Before(k), "lead") => match span()? {
+                s @ (Span::Hours(_) | Span::Days(_)) => k.lead = Some(s),
+                _ => return Err("a lead time is counted in hours, days or weeks".into()),
+            },
+            (Kind::Recurring(k), "every") => k.every = span()?,
+            (Kind::Recurring(k), "at_least") => match &mut k.condition {
+                recurring::Condition::Risk(t) => t.at_least = level()?,
+                _ => return Err("`at_least` applies only to a risk condition".into()),
+            },
+            (Kind::Allocation(k), key) => match (&mut k.check, key) {
+                (allocation::Check::SeniorWhenRisk(t), "at_least") => t.at_least = level()?,
+                (allocation::Check::SeniorAfterRiskRise { threshold, .. }, "at_least") => threshold.at_least = level()?,
+                (allocation::Check::SeniorAfterRiskRise { within, .. }, "within") => *within = span()?,
+                _ => return Err(format!("`{key}` cannot be set for this rule")),
+            },
+            (_, key) => return Err(format!("`{key}` cannot be set for this rule")),
+        }
+        Ok(())
+    }
+
     /// Parameters as (name, value) for `rules list` and the manifest.
     pub fn parameters(&self) -> Vec<(&'static str, String)> {
         match self {
@@ -250,9 +271,7 @@ pub fn counting(span: Span) -> &'static str {
         Span::Hours(_) => {
             "elapsed hours (clock changes count; where either side has only a date, compared by date: the due date is the start date plus the hours rounded up to whole days)"
         }
-        Span::Days(_) => {
-            "calendar days from the date of the start (weekends and bank holidays count)"
-        }
+        Span::Days(_) => "calendar days from the date of the start (weekends and bank holidays count)",
         Span::Months(_) => "calendar months: the same day N months later, or the month's last day",
         Span::WorkingDays(_) => {
             "working days after the start date, not counting it: Monday to Friday except England and Wales bank holidays and the service's closure days"

@@ -19,7 +19,7 @@ pub struct Spec {
     pub within: Spanned<String>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Recorded {
     pub events: Selector,
     pub within: Span,
@@ -64,9 +64,6 @@ impl Recorded {
     }
 
     pub fn parameters(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("events", self.events.types.names().join(", ")),
-            ("within", self.within.to_string()),
-        ]
+        vec![("events", self.events.types.names().join(", ")), ("within", self.within.to_string())]
     }
 }

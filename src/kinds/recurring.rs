@@ -18,9 +18,7 @@
 
 use super::select::{Dimension, EventsSpec, Levels, RiskThreshold, Selector};
 use super::{Context, Obligation, Problems, Unit, counting};
-use crate::model::{
-    Allocation, AllocationRole, CaseIdx, Event, EventIdx, WorkerIdx, end_of_day_exclusive,
-};
+use crate::model::{Allocation, AllocationRole, CaseIdx, Event, EventIdx, WorkerIdx, end_of_day_exclusive};
 use crate::time::{Due, Moment, Span};
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::Deserialize;
@@ -45,28 +43,18 @@ pub struct Spec {
     pub every: Spanned<String>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Condition {
     Risk(RiskThreshold),
     HoldingCases,
     CoAllocated,
     CaseOpen,
-    AfterEvent {
-        start: Selector,
-        stop: Selector,
-        at_most: Span,
-    },
+    AfterEvent { start: Selector, stop: Selector, at_most: Span },
 }
 
-const CONDITIONS: &[&str] = &[
-    "risk",
-    "holding_cases",
-    "co_allocated",
-    "case_open",
-    "after_event",
-];
+const CONDITIONS: &[&str] = &["risk", "holding_cases", "co_allocated", "case_open", "after_event"];
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Recurring {
     pub condition: Condition,
     pub answer: Selector,
@@ -107,35 +95,26 @@ impl Recurring {
             ("at_most", spec.at_most.is_some()),
         ] {
             if present && !allowed.contains(&key) {
-                problems.add(
-                    spec.condition.span(),
-                    format!("`{key}` does not apply to a `{name}` condition"),
-                );
+                problems.add(spec.condition.span(), format!("`{key}` does not apply to a `{name}` condition"));
             }
         }
         let condition = match name {
             "risk" => {
                 let Some(at_least) = &spec.at_least else {
-                    problems.add(spec.condition.span(), "a `risk` condition needs `at_least = \"medium\"` (or another level) and `track = [...]`");
+                    problems.add(
+                        spec.condition.span(),
+                        "a `risk` condition needs `at_least = \"medium\"` (or another level) and `track = [...]`",
+                    );
                     return None;
                 };
-                Condition::Risk(problems.risk(
-                    at_least,
-                    spec.track.as_ref(),
-                    spec.condition.span(),
-                )?)
+                Condition::Risk(problems.risk(at_least, spec.track.as_ref(), spec.condition.span())?)
             }
             "holding_cases" => Condition::HoldingCases,
             "co_allocated" => Condition::CoAllocated,
             "case_open" => Condition::CaseOpen,
             "after_event" => {
-                let (Some(start), Some(stop), Some(at_most)) =
-                    (&spec.start, &spec.stop, &spec.at_most)
-                else {
-                    problems.add(
-                        spec.condition.span(),
-                        "an `after_event` condition needs `start`, `stop` and `at_most`",
-                    );
+                let (Some(start), Some(stop), Some(at_most)) = (&spec.start, &spec.stop, &spec.at_most) else {
+                    problems.add(spec.condition.span(), "an `after_event` condition needs `start`, `stop` and `at_most`");
                     return None;
                 };
                 Condition::AfterEvent {
@@ -145,24 +124,13 @@ impl Recurring {
                 }
             }
             other => {
-                let hint = crate::text::nearest(other, CONDITIONS.iter().copied())
-                    .map(|n| format!("; did you mean `{n}`?"))
-                    .unwrap_or_default();
-                problems.add(
-                    spec.condition.span(),
-                    format!(
-                        "unknown condition `{other}`{hint} (known: {})",
-                        CONDITIONS.join(", ")
-                    ),
-                );
+                let hint =
+                    crate::text::nearest(other, CONDITIONS.iter().copied()).map(|n| format!("; did you mean `{n}`?")).unwrap_or_default();
+                problems.add(spec.condition.span(), format!("unknown condition `{other}`{hint} (known: {})", CONDITIONS.join(", ")));
                 return None;
             }
         };
-        Some(Recurring {
-            condition,
-            answer,
-            every: every?,
-        })
+        Some(Recurring { condition, answer, every: every? })
     }
 
     pub fn needs(&self) -> &'static [&'static str] {
@@ -174,20 +142,12 @@ impl Recurring {
 
     pub fn evaluate(&self, ctx: &Context, unit: Unit, out: &mut Vec<Obligation>) {
         match (&self.condition, unit) {
-            (Condition::Risk(threshold), Unit::Case(case)) => {
-                self.while_risk(ctx, case, threshold, out)
-            }
+            (Condition::Risk(threshold), Unit::Case(case)) => self.while_risk(ctx, case, threshold, out),
             (Condition::HoldingCases, Unit::Worker(worker)) => {
                 let none = Levels::default();
-                let answers: Vec<(EventIdx, &Event)> = ctx
-                    .worker_events(worker)
-                    .filter(|(_, e)| self.answer.matches(e, None, &none))
-                    .collect();
-                let left = ctx
-                    .extract
-                    .staff(worker)
-                    .and_then(|s| s.left_on)
-                    .map(end_of_day_exclusive);
+                let answers: Vec<(EventIdx, &Event)> =
+                    ctx.worker_events(worker).filter(|(_, e)| self.answer.matches(e, None, &none)).collect();
+                let left = ctx.extract.staff(worker).and_then(|s| s.left_on).map(end_of_day_exclusive);
                 for period in merge(ctx, ctx.extract.allocations_of_worker(worker), left) {
                     self.over_period(ctx, &period, &answers, None, Some(worker), out);
                 }
@@ -197,60 +157,34 @@ impl Recurring {
                 let record = &ctx.extract.cases[case as usize];
                 let events: Vec<(EventIdx, &Event)> = ctx.case_events(case).collect();
                 let none = Levels::default();
-                let answers: Vec<(EventIdx, &Event)> = events
-                    .iter()
-                    .copied()
-                    .filter(|(_, e)| self.answer.matches(e, Some(record), &none))
-                    .collect();
+                let answers: Vec<(EventIdx, &Event)> =
+                    events.iter().copied().filter(|(_, e)| self.answer.matches(e, Some(record), &none)).collect();
                 let periods: Vec<Period> = match &self.condition {
-                    Condition::CaseOpen => vec![Period {
-                        start: Moment::date_only(record.opened_on),
-                        start_event: None,
-                        end: record.closed_after(),
-                    }],
-                    Condition::CoAllocated => merge(
-                        ctx,
-                        ctx.extract
-                            .allocations_of_case(case)
-                            .iter()
-                            .filter(|a| a.role == AllocationRole::CoAllocated),
-                        None,
-                    ),
-                    Condition::AfterEvent {
-                        start,
-                        stop,
-                        at_most,
-                    } => events
+                    Condition::CaseOpen => {
+                        vec![Period { start: Moment::date_only(record.opened_on), start_event: None, end: record.closed_after() }]
+                    }
+                    Condition::CoAllocated => {
+                        merge(ctx, ctx.extract.allocations_of_case(case).iter().filter(|a| a.role == AllocationRole::CoAllocated), None)
+                    }
+                    Condition::AfterEvent { start, stop, at_most } => events
                         .iter()
                         .filter(|(_, e)| start.matches(e, Some(record), &none))
                         .map(|&(i, e)| {
                             let date = e.occurred.date();
                             let release = events
                                 .iter()
-                                .find(|(_, r)| {
-                                    stop.matches(r, Some(record), &none)
-                                        && r.occurred.at_or_after(e.occurred)
-                                })
+                                .find(|(_, r)| stop.matches(r, Some(record), &none) && r.occurred.at_or_after(e.occurred))
                                 .map(|(_, r)| r.occurred.date());
-                            let limit = match ctx.due_after(Moment::date_only(date), *at_most, None)
-                            {
+                            let limit = match ctx.due_after(Moment::date_only(date), *at_most, None) {
                                 Due::Date(d) => d,
                                 Due::At(at) => at.date(),
                             };
-                            let end = [
-                                release,
-                                Some(limit),
-                                record.closed_on.and_then(|c| c.succ_opt()),
-                            ]
-                            .into_iter()
-                            .flatten()
-                            .min()
-                            .expect("a limit is always set");
-                            Period {
-                                start: e.occurred,
-                                start_event: Some(i),
-                                end: Some(end.and_time(chrono::NaiveTime::MIN)),
-                            }
+                            let end = [release, Some(limit), record.closed_on.and_then(|c| c.succ_opt())]
+                                .into_iter()
+                                .flatten()
+                                .min()
+                                .expect("a limit is always set");
+                            Period { start: e.occurred, start_event: Some(i), end: Some(end.and_time(chrono::NaiveTime::MIN)) }
                         })
                         .collect(),
                     _ => Vec::new(),
@@ -263,13 +197,7 @@ impl Recurring {
         }
     }
 
-    fn while_risk(
-        &self,
-        ctx: &Context,
-        case: CaseIdx,
-        threshold: &RiskThreshold,
-        out: &mut Vec<Obligation>,
-    ) {
+    fn while_risk(&self, ctx: &Context, case: CaseIdx, threshold: &RiskThreshold, out: &mut Vec<Obligation>) {
         let record = &ctx.extract.cases[case as usize];
         let closed_on = record.closed_on;
         let mut levels = Levels::default();
@@ -290,11 +218,8 @@ impl Recurring {
             if closed_on.is_some_and(|c| event.occurred.date() > c) {
                 break;
             }
-            let starts_next = Open {
-                trigger_event: Some(index),
-                trigger_at: event.occurred,
-                due: ctx.due_after(event.occurred, self.every, None),
-            };
+            let starts_next =
+                Open { trigger_event: Some(index), trigger_at: event.occurred, due: ctx.due_after(event.occurred, self.every, None) };
             if holds && self.answer.matches(event, Some(record), &levels) {
                 if let Some(o) = open.replace(starts_next) {
                     emit(out, o, Some((index, event.occurred)));
@@ -330,27 +255,11 @@ impl Recurring {
         worker: Option<WorkerIdx>,
         out: &mut Vec<Obligation>,
     ) {
-        let due = |from: Moment| {
-            Due::Date(
-                ctx.due_after(Moment::date_only(from.date()), self.every, None)
-                    .date(),
-            )
-        };
-        let mut open = Open {
-            trigger_event: period.start_event,
-            trigger_at: period.start,
-            due: due(period.start),
-        };
+        let due = |from: Moment| Due::Date(ctx.due_after(Moment::date_only(from.date()), self.every, None).date());
+        let mut open = Open { trigger_event: period.start_event, trigger_at: period.start, due: due(period.start) };
         // A period started by an event is judged on dates (JNT003: "dated within").
-        let start = if period.start_event.is_some() {
-            Moment::date_only(period.start.date())
-        } else {
-            period.start
-        };
-        for &(index, answer) in answers
-            .iter()
-            .filter(|(_, a)| inside(a.occurred, start, period.end))
-        {
+        let start = if period.start_event.is_some() { Moment::date_only(period.start.date()) } else { period.start };
+        for &(index, answer) in answers.iter().filter(|(_, a)| inside(a.occurred, start, period.end)) {
             out.push(Obligation {
                 case,
                 worker,
@@ -360,16 +269,9 @@ impl Recurring {
                 done_event: Some(index),
                 done_at: Some(answer.occurred),
             });
-            open = Open {
-                trigger_event: Some(index),
-                trigger_at: answer.occurred,
-                due: due(answer.occurred),
-            };
+            open = Open { trigger_event: Some(index), trigger_at: answer.occurred, due: due(answer.occurred) };
         }
-        if period
-            .end
-            .is_none_or(|end| end >= end_of_day_exclusive(open.due.date()))
-        {
+        if period.end.is_none_or(|end| end >= end_of_day_exclusive(open.due.date())) {
             out.push(Obligation {
                 case,
                 worker,
@@ -426,24 +328,13 @@ impl Recurring {
         match &self.condition {
             Condition::Risk(t) => {
                 p.push(("while", "risk".to_string()));
-                p.push((
-                    "track",
-                    t.track
-                        .iter()
-                        .map(|d: &Dimension| d.name())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                ));
+                p.push(("track", t.track.iter().map(|d: &Dimension| d.name()).collect::<Vec<_>>().join(", ")));
                 p.push(("at_least", t.at_least.name().to_string()));
             }
             Condition::HoldingCases => p.push(("while", "holding_cases".to_string())),
             Condition::CoAllocated => p.push(("while", "co_allocated".to_string())),
             Condition::CaseOpen => p.push(("while", "case_open".to_string())),
-            Condition::AfterEvent {
-                start,
-                stop,
-                at_most,
-            } => {
+            Condition::AfterEvent { start, stop, at_most } => {
                 p.push(("while", "after_event".to_string()));
                 p.push(("start", start.types.names().join(", ")));
                 p.push(("stop", stop.types.names().join(", ")));
@@ -470,18 +361,13 @@ fn inside(at: Moment, start: Moment, end: Option<NaiveDateTime>) -> bool {
 /// Allocations as periods, each cut at the end of its case's closed_on and
 /// at `limit`, merged where they overlap or touch. Each period starts with
 /// the `from` that opened it.
-fn merge<'a>(
-    ctx: &Context,
-    allocations: impl Iterator<Item = &'a Allocation>,
-    limit: Option<NaiveDateTime>,
-) -> Vec<Period> {
+fn merge<'a>(ctx: &Context, allocations: impl Iterator<Item = &'a Allocation>, limit: Option<NaiveDateTime>) -> Vec<Period> {
     let mut spans: Vec<(Moment, Option<NaiveDateTime>)> = allocations
         .filter(|a| a.holds_anything())
         .filter_map(|a| {
             let closed = ctx.extract.cases[a.case as usize].closed_after();
             let end = [a.end(), closed, limit].into_iter().flatten().min();
-            end.is_none_or(|end| end > a.start())
-                .then_some((a.from, end))
+            end.is_none_or(|end| end > a.start()).then_some((a.from, end))
         })
         .collect();
     spans.sort_by_key(|(start, _)| start.at);
@@ -496,33 +382,20 @@ fn merge<'a>(
                 continue;
             }
         }
-        merged.push(Period {
-            start,
-            start_event: None,
-            end,
-        });
+        merged.push(Period { start, start_event: None, end });
     }
     merged
 }
 
 /// A worker's holding periods as (start, exclusive end).
 pub fn holding_periods(ctx: &Context, worker: WorkerIdx) -> Vec<(Moment, Option<NaiveDateTime>)> {
-    let left = ctx
-        .extract
-        .staff(worker)
-        .and_then(|s| s.left_on)
-        .map(end_of_day_exclusive);
-    merge(ctx, ctx.extract.allocations_of_worker(worker), left)
-        .into_iter()
-        .map(|p| (p.start, p.end))
-        .collect()
+    let left = ctx.extract.staff(worker).and_then(|s| s.left_on).map(end_of_day_exclusive);
+    merge(ctx, ctx.extract.allocations_of_worker(worker), left).into_iter().map(|p| (p.start, p.end)).collect()
 }
 
 /// Whether a worker holds any case on a date (any period overlaps it).
 pub fn holds_on(periods: &[(Moment, Option<NaiveDateTime>)], date: NaiveDate) -> bool {
     let day_start = date.and_time(chrono::NaiveTime::MIN);
     let day_end = end_of_day_exclusive(date);
-    periods
-        .iter()
-        .any(|(start, end)| start.at < day_end && end.is_none_or(|end| end > day_start))
+    periods.iter().any(|(start, end)| start.at < day_end && end.is_none_or(|end| end > day_start))
 }

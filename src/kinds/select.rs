@@ -115,9 +115,7 @@ impl Levels {
 
     /// Whether any tracked dimension is at or above `threshold`.
     pub fn reaches(&self, track: &[Dimension], threshold: Level) -> bool {
-        track
-            .iter()
-            .any(|d| self.0[*d as usize].is_some_and(|l| l >= threshold))
+        track.iter().any(|d| self.0[*d as usize].is_some_and(|l| l >= threshold))
     }
 }
 
@@ -132,11 +130,7 @@ impl RiskThreshold {
     pub fn describe(&self) -> String {
         format!(
             "the latest {} is {} or above",
-            self.track
-                .iter()
-                .map(|d| d.label())
-                .collect::<Vec<_>>()
-                .join(" or "),
+            self.track.iter().map(|d| d.label()).collect::<Vec<_>>().join(" or "),
             self.at_least.name().replace('_', " ")
         )
     }
@@ -152,51 +146,27 @@ impl Problems {
     ) -> Option<RiskThreshold> {
         let level = Level::parse(at_least.get_ref());
         if level.is_none() {
-            self.add(
-                at_least.span(),
-                format!(
-                    "`{}` is not a level: use low, medium, high or very_high",
-                    at_least.get_ref()
-                ),
-            );
+            self.add(at_least.span(), format!("`{}` is not a level: use low, medium, high or very_high", at_least.get_ref()));
         }
         let mut dims = Vec::new();
         for name in track.into_iter().flatten() {
             match Dimension::NAMES.iter().position(|n| n == name.get_ref()) {
                 Some(i) => dims.push(Dimension::ALL[i]),
-                None => self.add(
-                    name.span(),
-                    format!(
-                        "`{}` is not a risk dimension: use rosh, saw or lor",
-                        name.get_ref()
-                    ),
-                ),
+                None => self.add(name.span(), format!("`{}` is not a risk dimension: use rosh, saw or lor", name.get_ref())),
             }
         }
         if dims.is_empty() {
-            self.add(
-                anchor,
-                "a risk threshold needs the dimensions it tracks (rosh, saw and/or lor)",
-            );
+            self.add(anchor, "a risk threshold needs the dimensions it tracks (rosh, saw and/or lor)");
             return None;
         }
-        Some(RiskThreshold {
-            track: dims,
-            at_least: level?,
-        })
+        Some(RiskThreshold { track: dims, at_least: level? })
     }
 
     pub fn selector(&mut self, spec: &EventsSpec) -> Selector {
         let types = self.events(spec);
         let mode = spec.mode.as_ref().and_then(|m| {
             ContactMode::parse(m.get_ref()).or_else(|| {
-                self.add(
-                    m.span(),
-                    format!(
-                        "`{}` is not a contact mode: use face_to_face, phone or virtual",
-                        m.get_ref()
-                    ),
-                );
+                self.add(m.span(), format!("`{}` is not a contact mode: use face_to_face, phone or virtual", m.get_ref()));
                 None
             })
         });
@@ -213,13 +183,7 @@ impl Problems {
             }
             (None, None) => None,
         };
-        Selector {
-            types,
-            psr: spec.psr,
-            mode,
-            on_open_case: spec.on_open_case.unwrap_or(false),
-            risk,
-        }
+        Selector { types, psr: spec.psr, mode, on_open_case: spec.on_open_case.unwrap_or(false), risk }
     }
 }
 
@@ -241,10 +205,7 @@ impl Selector {
             && self.psr.is_none_or(|p| e.psr == Some(p))
             && self.mode.is_none_or(|m| e.mode == Some(m))
             && (!self.on_open_case || case.is_some_and(|c| is_on_open_case(e, c)))
-            && self
-                .risk
-                .as_ref()
-                .is_none_or(|r| levels.reaches(&r.track, r.at_least))
+            && self.risk.as_ref().is_none_or(|r| levels.reaches(&r.track, r.at_least))
     }
 
     /// Whether a plain type check is all there is (no per-event state).
@@ -264,10 +225,7 @@ impl Selector {
             text += " on a case already open (dated after opened_on, and no later than closed_on)";
         }
         if let Some(r) = &self.risk {
-            text += &format!(
-                " where {} (over that event and all before it on the case)",
-                r.describe()
-            );
+            text += &format!(" where {} (over that event and all before it on the case)", r.describe());
         }
         text
     }
@@ -304,14 +262,10 @@ impl CaseFilter {
                 .iter()
                 .filter_map(|t| {
                     CaseType::parse(t.get_ref()).or_else(|| {
-                        let hint =
-                            crate::text::nearest(t.get_ref(), CaseType::NAMES.iter().copied())
-                                .map(|n| format!("; did you mean `{n}`?"))
-                                .unwrap_or_default();
-                        problems.add(
-                            t.span(),
-                            format!("unknown case type `{}`{hint}", t.get_ref()),
-                        );
+                        let hint = crate::text::nearest(t.get_ref(), CaseType::NAMES.iter().copied())
+                            .map(|n| format!("; did you mean `{n}`?"))
+                            .unwrap_or_default();
+                        problems.add(t.span(), format!("unknown case type `{}`{hint}", t.get_ref()));
                         None
                     })
                 })
@@ -323,44 +277,25 @@ impl CaseFilter {
                 None
             })
         });
-        CaseFilter {
-            case_types,
-            next_steps: spec.next_steps,
-            iss: spec.iss,
-            gender,
-        }
+        CaseFilter { case_types, next_steps: spec.next_steps, iss: spec.iss, gender }
     }
 
     /// Whether a case is in scope. An empty flag is not `true`.
     pub fn admits(&self, case: &Case) -> bool {
-        self.case_types
-            .as_ref()
-            .is_none_or(|t| t.contains(&case.case_type))
-            && self
-                .next_steps
-                .is_none_or(|v| case.next_steps.unwrap_or(false) == v)
+        self.case_types.as_ref().is_none_or(|t| t.contains(&case.case_type))
+            && self.next_steps.is_none_or(|v| case.next_steps.unwrap_or(false) == v)
             && self.iss.is_none_or(|v| case.iss.unwrap_or(false) == v)
             && self.gender.is_none_or(|g| case.gender == Some(g))
     }
 
     pub fn is_everything(&self) -> bool {
-        self.case_types.is_none()
-            && self.next_steps.is_none()
-            && self.iss.is_none()
-            && self.gender.is_none()
+        self.case_types.is_none() && self.next_steps.is_none() && self.iss.is_none() && self.gender.is_none()
     }
 
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
         if let Some(types) = &self.case_types {
-            parts.push(format!(
-                "case type {}",
-                types
-                    .iter()
-                    .map(|t| t.name())
-                    .collect::<Vec<_>>()
-                    .join(" or ")
-            ));
+            parts.push(format!("case type {}", types.iter().map(|t| t.name()).collect::<Vec<_>>().join(" or ")));
         }
         if let Some(v) = self.next_steps {
             parts.push(format!("next_steps={v}"));
@@ -371,10 +306,6 @@ impl CaseFilter {
         if let Some(g) = self.gender {
             parts.push(format!("gender {}", g.name()));
         }
-        if parts.is_empty() {
-            "every case".into()
-        } else {
-            format!("cases with {}", parts.join(", "))
-        }
+        if parts.is_empty() { "every case".into() } else { format!("cases with {}", parts.join(", ")) }
     }
 }

@@ -29,6 +29,7 @@ pub struct RunRecord<'a> {
     pub profile: &'a str,
     pub command_line: Vec<String>,
     pub service: &'a str,
+    pub config: &'a crate::config::Config,
 }
 
 impl RunRecord<'_> {
@@ -37,12 +38,9 @@ impl RunRecord<'_> {
     }
 
     pub fn status_counts(&self) -> BTreeMap<&'static str, u64> {
-        let mut counts: BTreeMap<&'static str, u64> =
-            Status::ALL.iter().map(|s| (s.name(), 0)).collect();
+        let mut counts: BTreeMap<&'static str, u64> = Status::ALL.iter().map(|s| (s.name(), 0)).collect();
         for f in self.findings {
-            *counts
-                .get_mut(f.status.name())
-                .expect("every status counted") += 1;
+            *counts.get_mut(f.status.name()).expect("every status counted") += 1;
         }
         counts
     }
@@ -78,9 +76,7 @@ pub fn write_findings_json(path: &Path, run: &RunRecord) -> std::io::Result<()> 
         for (name, value) in COLUMNS.iter().zip(row) {
             let value = match (*name, value.is_empty()) {
                 (_, true) => serde_json::Value::Null,
-                ("overdue_days", false) => {
-                    serde_json::Value::from(value.parse::<i64>().expect("overdue_days is a number"))
-                }
+                ("overdue_days", false) => serde_json::Value::from(value.parse::<i64>().expect("overdue_days is a number")),
                 (_, false) => serde_json::Value::String(value),
             };
             object.insert(name.to_string(), value);
@@ -88,11 +84,7 @@ pub fn write_findings_json(path: &Path, run: &RunRecord) -> std::io::Result<()> 
         out.write_all(if i == 0 { b"\n" } else { b",\n" })?;
         serde_json::to_writer(&mut out, &object)?;
     }
-    out.write_all(if run.findings.is_empty() {
-        b"]\n"
-    } else {
-        b"\n]\n"
-    })?;
+    out.write_all(if run.findings.is_empty() { b"]\n" } else { b"\n]\n" })?;
     out.flush()
 }
 
@@ -102,10 +94,7 @@ pub fn write_rejected_csv(path: &Path, rejected: &[Rejected]) -> std::io::Result
     writer.write_record(["file", "line", "column", "value", "reason"])?;
     for r in rejected {
         let line = r.line.to_string();
-        writer.write_record(
-            [r.file.as_str(), &line, &r.column, &r.value, &r.reason]
-                .map(|c| spreadsheet_safe(c).into_owned()),
-        )?;
+        writer.write_record([r.file.as_str(), &line, &r.column, &r.value, &r.reason].map(|c| spreadsheet_safe(c).into_owned()))?;
     }
     writer.into_inner().map_err(|e| e.into_error())?.flush()
 }
@@ -123,10 +112,21 @@ struct Manifest<'a> {
     not_assessed: &'a [NotAssessed],
     findings: BTreeMap<&'static str, u64>,
     service: &'a str,
+    config: Option<ConfigRecord>,
     look_ahead_days: u32,
     rules_assessed: Vec<RuleSummary>,
     warning_lines: Vec<WarningLine<'a>>,
     warning_lines_count: usize,
+}
+
+#[derive(Serialize)]
+struct ConfigRecord {
+    path: String,
+    sha256: String,
+    select: Vec<String>,
+    ignore: Vec<String>,
+    overrides: BTreeMap<String, BTreeMap<String, String>>,
+    closure_days: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -142,6 +142,8 @@ struct RuleSummary {
     citation: String,
     kind: &'static str,
     parameters: BTreeMap<&'static str, String>,
+    /// Parameters changed by the configuration: name -> the rule file's value.
+    overridden: BTreeMap<String, String>,
 }
 
 #[derive(Serialize)]
@@ -158,10 +160,7 @@ const MANIFEST_WARNING_LINES: usize = 10_000;
 pub fn write_manifest(path: &Path, run: &RunRecord) -> std::io::Result<()> {
     let manifest = Manifest {
         as_of: run.as_of.to_string(),
-        period: Period {
-            from: run.period.0.map(|d| d.to_string()),
-            to: run.period.1.map(|d| d.to_string()),
-        },
+        period: Period { from: run.period.0.map(|d| d.to_string()), to: run.period.1.map(|d| d.to_string()) },
         profile: run.profile,
         tool_version: env!("CARGO_PKG_VERSION"),
         command_line: &run.command_line,
@@ -171,6 +170,14 @@ pub fn write_manifest(path: &Path, run: &RunRecord) -> std::io::Result<()> {
         not_assessed: run.not_assessed,
         findings: run.status_counts(),
         service: run.service,
+        config: run.config.path.as_ref().map(|path| ConfigRecord {
+            path: path.display().to_string(),
+            sha256: run.config.sha256.clone().unwrap_or_default(),
+            select: run.config.select.clone(),
+            ignore: run.config.ignore.clone(),
+            overrides: run.config.overrides.clone(),
+            closure_days: run.config.closure_days.iter().map(|d| format!("{} {}", d.date, d.title)).collect(),
+        }),
         look_ahead_days: run.look_ahead_days,
         rules_assessed: run
             .rules
@@ -181,6 +188,7 @@ pub fn write_manifest(path: &Path, run: &RunRecord) -> std::io::Result<()> {
                 citation: r.citation.clone(),
                 kind: r.kind.name(),
                 parameters: r.kind.parameters().into_iter().collect(),
+                overridden: r.overridden.clone(),
             })
             .collect(),
         warning_lines: run
@@ -188,12 +196,7 @@ pub fn write_manifest(path: &Path, run: &RunRecord) -> std::io::Result<()> {
             .warnings
             .iter()
             .take(MANIFEST_WARNING_LINES)
-            .map(|w| WarningLine {
-                file: &w.file,
-                line: w.line,
-                kind: w.kind,
-                detail: &w.detail,
-            })
+            .map(|w| WarningLine { file: &w.file, line: w.line, kind: w.kind, detail: &w.detail })
             .collect(),
         warning_lines_count: run.ingest.warnings.len(),
     };

@@ -12,19 +12,14 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
-    #[error(
-        "another yjaudit run holds the lock on {0}; wait for it to finish (the lock is released when that process ends)"
-    )]
+    #[error("another yjaudit run holds the lock on {0}; wait for it to finish (the lock is released when that process ends)")]
     Locked(PathBuf),
     #[error("cannot write {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
 }
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> PublishError + '_ {
-    move |source| PublishError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| PublishError::Io { path: path.to_path_buf(), source }
 }
 
 /// Creates a folder readable by the owner only.
@@ -59,14 +54,8 @@ impl Lock {
 
 /// Writes a run's output into `out` atomically: `write` fills a fresh
 /// temporary folder; only if it succeeds does that folder replace `out`.
-pub fn publish(
-    out: &Path,
-    write: impl FnOnce(&Path) -> io::Result<()>,
-) -> Result<(), PublishError> {
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "report".into());
+pub fn publish(out: &Path, write: impl FnOnce(&Path) -> io::Result<()>) -> Result<(), PublishError> {
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "report".into());
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -127,9 +116,7 @@ fn point_latest(parent: &Path, name: &str) {
     {
         let staged = parent.join(format!(".latest.tmp-{}", std::process::id()));
         let _ = fs::remove_file(&staged);
-        if std::os::unix::fs::symlink(name, &staged).is_ok()
-            && fs::rename(&staged, parent.join("latest")).is_err()
-        {
+        if std::os::unix::fs::symlink(name, &staged).is_ok() && fs::rename(&staged, parent.join("latest")).is_err() {
             let _ = fs::remove_file(&staged);
         }
     }

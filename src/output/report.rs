@@ -95,11 +95,7 @@ struct FileRow<'a> {
 
 /// Compliance as a percentage of assessed obligations, or "–" when none.
 pub fn compliance(met: u64, assessed: u64) -> String {
-    if assessed == 0 {
-        "–".into()
-    } else {
-        format!("{:.1}%", met as f64 * 100.0 / assessed as f64)
-    }
+    if assessed == 0 { "–".into() } else { format!("{:.1}%", met as f64 * 100.0 / assessed as f64) }
 }
 
 fn item(f: &Finding, run: &RunRecord) -> Item {
@@ -109,11 +105,7 @@ fn item(f: &Finding, run: &RunRecord) -> Item {
     let case = f.case.map(|c| &extract.cases[c as usize]);
     let row = crate::findings::row(f, run.rules, extract);
     let trigger = match o.trigger_event {
-        Some(e) => format!(
-            "{} on {}",
-            extract.events[e as usize].kind.name(),
-            o.trigger_at
-        ),
+        Some(e) => format!("{} on {}", extract.events[e as usize].kind.name(), o.trigger_at),
         None => format!("start on {}", o.trigger_at),
     };
     let worker = f.worker.map(|w| {
@@ -127,10 +119,7 @@ fn item(f: &Finding, run: &RunRecord) -> Item {
         team: row[3].clone(),
         worker: worker.unwrap_or_else(|| "(unallocated)".into()),
         case_id: row[1].clone(),
-        initials: case
-            .and_then(|c| c.initials.as_deref())
-            .unwrap_or("")
-            .to_string(),
+        initials: case.and_then(|c| c.initials.as_deref()).unwrap_or("").to_string(),
         rule: rule.code.clone(),
         title: rule.title.clone(),
         trigger,
@@ -143,25 +132,14 @@ fn item(f: &Finding, run: &RunRecord) -> Item {
 
 /// Items of the given statuses grouped by team, then worker, oldest due first.
 fn listed(run: &RunRecord, statuses: &[Status]) -> (Vec<Item>, usize) {
-    let mut chosen: Vec<&Finding> = run
-        .findings
-        .iter()
-        .filter(|f| statuses.contains(&f.status))
-        .collect();
+    let mut chosen: Vec<&Finding> = run.findings.iter().filter(|f| statuses.contains(&f.status)).collect();
     let total = chosen.len();
     let mut items: Vec<(Item, chrono::NaiveDate)> = Vec::new();
     chosen.sort_by_key(|f| f.obligation.due.date());
     for f in chosen {
         items.push((item(f, run), f.obligation.due.date()));
     }
-    items.sort_by(|a, b| {
-        (&a.0.team, &a.0.worker, a.1, &a.0.case_id).cmp(&(
-            &b.0.team,
-            &b.0.worker,
-            b.1,
-            &b.0.case_id,
-        ))
-    });
+    items.sort_by(|a, b| (&a.0.team, &a.0.worker, a.1, &a.0.case_id).cmp(&(&b.0.team, &b.0.worker, b.1, &b.0.case_id)));
     items.truncate(MAX_LISTED);
     (items.into_iter().map(|(i, _)| i).collect(), total)
 }
@@ -211,16 +189,8 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
             read: r.rows_read,
             used: r.rows_used,
             rejected: r.rows_rejected,
-            reasons: r
-                .rejected_by_reason
-                .iter()
-                .map(|(reason, &count)| Count { reason, count })
-                .collect(),
-            warnings: r
-                .warnings
-                .iter()
-                .map(|(reason, &count)| Count { reason, count })
-                .collect(),
+            reasons: r.rejected_by_reason.iter().map(|(reason, &count)| Count { reason, count }).collect(),
+            warnings: r.warnings.iter().map(|(reason, &count)| Count { reason, count }).collect(),
         })
         .collect();
     let warnings_total = run.ingest.warnings.len();
@@ -236,12 +206,7 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
         not_assessed: run
             .not_assessed
             .iter()
-            .map(|n| NotAssessedRow {
-                rule: &n.rule,
-                title: &n.title,
-                citation: &n.citation,
-                reason: &n.reason,
-            })
+            .map(|n| NotAssessedRow { rule: &n.rule, title: &n.title, citation: &n.citation, reason: &n.reason })
             .collect(),
         action_cut: action_total > action.len(),
         action_shown: action.len(),
@@ -260,12 +225,8 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
     };
     let mut handlebars = handlebars::Handlebars::new();
     handlebars.set_strict_mode(true);
-    handlebars
-        .register_template_string("index", TEMPLATE)
-        .map_err(std::io::Error::other)?;
-    let html = handlebars
-        .render("index", &page)
-        .map_err(std::io::Error::other)?;
+    handlebars.register_template_string("index", TEMPLATE).map_err(std::io::Error::other)?;
+    let html = handlebars.render("index", &page).map_err(std::io::Error::other)?;
     let mut out = super::create(path)?;
     out.write_all(html.as_bytes())?;
     out.flush()

@@ -25,6 +25,7 @@ struct RuleFile {
     explanation: String,
     example: Option<String>,
     applies_to: Option<kinds::select::CaseFilterSpec>,
+    local_choices: Option<BTreeMap<Spanned<String>, String>>,
     recorded: Option<kinds::recorded::Spec>,
     deadline: Option<kinds::deadline::Spec>,
     before: Option<kinds::before::Spec>,
@@ -42,6 +43,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "explanation",
     "example",
     "applies_to",
+    "local_choices",
     "recorded",
     "deadline",
     "before",
@@ -65,6 +67,10 @@ pub struct Rule {
     pub example: Option<String>,
     /// Which cases the rule looks at (case-level rules only).
     pub applies_to: kinds::select::CaseFilter,
+    /// Parameters that are a local reading of a vague policy, with why.
+    pub local_choices: BTreeMap<String, String>,
+    /// Parameters a service's configuration changed, with their defaults.
+    pub overridden: BTreeMap<String, String>,
     pub kind: Kind,
     pub file: PathBuf,
 }
@@ -93,9 +99,7 @@ pub struct RuleSet {
 
 impl RuleSet {
     pub fn get(&self, code: &str) -> Option<&Rule> {
-        self.rules
-            .iter()
-            .find(|r| r.code.eq_ignore_ascii_case(code))
+        self.rules.iter().find(|r| r.code.eq_ignore_ascii_case(code))
     }
 
     pub fn load(folder: &Path) -> Result<RuleSet, RuleError> {
@@ -103,16 +107,9 @@ impl RuleSet {
         let mut rules = Vec::new();
         let mut files = BTreeMap::new();
         let entries = std::fs::read_dir(folder).map_err(|e| RuleError {
-            problems: vec![format!(
-                "{}: cannot read the rules folder: {e}; give it with --rules DIR",
-                folder.display()
-            )],
+            problems: vec![format!("{}: cannot read the rules folder: {e}; give it with --rules DIR", folder.display())],
         })?;
-        let mut paths: Vec<PathBuf> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
+        let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
         paths.sort();
         for path in paths {
             let shown = path.display().to_string();
@@ -123,10 +120,7 @@ impl RuleSet {
                     continue;
                 }
             };
-            files.insert(
-                relative_name(folder, &path),
-                format!("{:x}", Sha256::digest(text.as_bytes())),
-            );
+            files.insert(relative_name(folder, &path), format!("{:x}", Sha256::digest(text.as_bytes())));
             match parse_rule(&path, &text) {
                 Ok(rule) => rules.push(rule),
                 Err(mut found) => problems.append(&mut found),
@@ -136,10 +130,7 @@ impl RuleSet {
         if let Ok(entries) = std::fs::read_dir(&calendar) {
             for entry in entries.flatten() {
                 if let Ok(bytes) = std::fs::read(entry.path()) {
-                    files.insert(
-                        relative_name(folder, &entry.path()),
-                        format!("{:x}", Sha256::digest(&bytes)),
-                    );
+                    files.insert(relative_name(folder, &entry.path()), format!("{:x}", Sha256::digest(&bytes)));
                 }
             }
         }
@@ -155,34 +146,21 @@ impl RuleSet {
             }
         }
         if rules.is_empty() && problems.is_empty() {
-            problems.push(format!(
-                "{}: holds no rule files (*.toml)",
-                folder.display()
-            ));
+            problems.push(format!("{}: holds no rule files (*.toml)", folder.display()));
         }
-        if problems.is_empty() {
-            Ok(RuleSet { rules, files })
-        } else {
-            Err(RuleError { problems })
-        }
+        if problems.is_empty() { Ok(RuleSet { rules, files }) } else { Err(RuleError { problems }) }
     }
 }
 
 fn relative_name(folder: &Path, path: &Path) -> String {
-    path.strip_prefix(folder)
-        .unwrap_or(path)
-        .to_string_lossy()
-        .replace('\\', "/")
+    path.strip_prefix(folder).unwrap_or(path).to_string_lossy().replace('\\', "/")
 }
 
 /// Line and column (1-based) of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before
-        .rfind('\n')
-        .map_or(before.len(), |i| before.len() - i - 1)
-        + 1;
+    let column = before.rfind('\n').map_or(before.len(), |i| before.len() - i - 1) + 1;
     (line, column)
 }
 
@@ -192,7 +170,7 @@ fn parse_rule(path: &Path, text: &str) -> Result<Rule, Vec<String>> {
         format!("{}:{line}:{column}: {message}", path.display())
     };
     let raw: RuleFile = toml::from_str(text).map_err(|e| {
-        let message = with_suggestion(e.message());
+        let message = with_suggestion(e.message(), TOP_LEVEL_KEYS);
         vec![match e.span() {
             Some(span) => locate(span, &message),
             None => format!("{}: {message}", path.display()),
@@ -200,22 +178,11 @@ fn parse_rule(path: &Path, text: &str) -> Result<Rule, Vec<String>> {
     })?;
     let mut problems = Problems::default();
     let code = raw.code.get_ref().trim().to_string();
-    let well_formed = code.len() == 6
-        && code[..3].bytes().all(|b| b.is_ascii_uppercase())
-        && code[3..].bytes().all(|b| b.is_ascii_digit());
+    let well_formed = code.len() == 6 && code[..3].bytes().all(|b| b.is_ascii_uppercase()) && code[3..].bytes().all(|b| b.is_ascii_digit());
     if !well_formed {
-        problems.add(
-            raw.code.span(),
-            format!(
-                "`{code}` is not a rule code: three capital letters and three digits, e.g. CMM001"
-            ),
-        );
+        problems.add(raw.code.span(), format!("`{code}` is not a rule code: three capital letters and three digits, e.g. CMM001"));
     }
-    let applies_to = raw
-        .applies_to
-        .as_ref()
-        .map(|spec| kinds::select::CaseFilter::compile(spec, &mut problems))
-        .unwrap_or_default();
+    let applies_to = raw.applies_to.as_ref().map(|spec| kinds::select::CaseFilter::compile(spec, &mut problems)).unwrap_or_default();
     let mut kinds = Vec::new();
     if let Some(spec) = &raw.recorded {
         kinds.push(kinds::recorded::Recorded::compile(spec, &mut problems).map(Kind::Recorded));
@@ -233,9 +200,7 @@ fn parse_rule(path: &Path, text: &str) -> Result<Rule, Vec<String>> {
         kinds.push(kinds::duration::Duration::compile(spec, &mut problems).map(Kind::Duration));
     }
     if let Some(spec) = &raw.allocation {
-        kinds.push(
-            kinds::allocation::AllocationRule::compile(spec, &mut problems).map(Kind::Allocation),
-        );
+        kinds.push(kinds::allocation::AllocationRule::compile(spec, &mut problems).map(Kind::Allocation));
     }
     if kinds.len() != 1 {
         problems.add(
@@ -243,11 +208,20 @@ fn parse_rule(path: &Path, text: &str) -> Result<Rule, Vec<String>> {
             format!("a rule has exactly one kind table ([recorded], [deadline], [before], [recurring], [duration] or [allocation]); this file has {}", kinds.len()),
         );
     }
-    let messages: Vec<String> = problems
-        .0
-        .iter()
-        .map(|(span, m)| locate(span.clone(), m))
-        .collect();
+    let mut local_choices = BTreeMap::new();
+    if let (Some(choices), Some(Some(kind))) = (&raw.local_choices, kinds.last()) {
+        for (name, why) in choices {
+            if kind.settable().contains(&name.get_ref().as_str()) {
+                local_choices.insert(name.get_ref().clone(), why.trim().to_string());
+            } else {
+                problems.add(
+                    name.span(),
+                    format!("`{}` is not a parameter of this rule (it has: {})", name.get_ref(), kind.settable().join(", ")),
+                );
+            }
+        }
+    }
+    let messages: Vec<String> = problems.0.iter().map(|(span, m)| locate(span.clone(), m)).collect();
     match kinds.pop().flatten() {
         Some(kind) if messages.is_empty() => Ok(Rule {
             code,
@@ -258,19 +232,17 @@ fn parse_rule(path: &Path, text: &str) -> Result<Rule, Vec<String>> {
             explanation: raw.explanation,
             example: raw.example,
             applies_to,
+            local_choices,
+            overridden: BTreeMap::new(),
             kind,
             file: path.to_path_buf(),
         }),
-        _ => Err(if messages.is_empty() {
-            vec![format!("{}: rule could not be compiled", path.display())]
-        } else {
-            messages
-        }),
+        _ => Err(if messages.is_empty() { vec![format!("{}: rule could not be compiled", path.display())] } else { messages }),
     }
 }
 
 /// Adds "did you mean" to serde's "unknown field `x`, expected one of ...".
-fn with_suggestion(message: &str) -> String {
+pub(crate) fn with_suggestion(message: &str, top_level: &[&str]) -> String {
     let message = message.trim_end();
     let Some(rest) = message.strip_prefix("unknown field `") else {
         return message.to_string();
@@ -279,11 +251,7 @@ fn with_suggestion(message: &str) -> String {
         return message.to_string();
     };
     let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-    let candidates = if candidates.is_empty() {
-        TOP_LEVEL_KEYS.to_vec()
-    } else {
-        candidates
-    };
+    let candidates = if candidates.is_empty() { top_level.to_vec() } else { candidates };
     match crate::text::nearest(wrong, candidates) {
         Some(best) => format!("{message}; did you mean `{best}`?"),
         None => message.to_string(),
@@ -295,9 +263,7 @@ mod tests {
     use super::*;
 
     fn problems_of(text: &str) -> Vec<String> {
-        parse_rule(Path::new("X.toml"), text)
-            .err()
-            .unwrap_or_default()
+        parse_rule(Path::new("X.toml"), text).err().unwrap_or_default()
     }
 
     const GOOD: &str = r#"
@@ -324,11 +290,7 @@ within = "10 working days"
         let problems = problems_of(&GOOD.replace("within =", "withn ="));
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].starts_with("X.toml:12:1:"), "{}", problems[0]);
-        assert!(
-            problems[0].contains("did you mean `within`?"),
-            "{}",
-            problems[0]
-        );
+        assert!(problems[0].contains("did you mean `within`?"), "{}", problems[0]);
     }
 
     #[test]
@@ -336,30 +298,19 @@ within = "10 working days"
         let problems = problems_of(&GOOD.replace("\"cmm.compliance\"", "\"cmm.complaince\""));
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].starts_with("X.toml:11:21:"), "{}", problems[0]);
-        assert!(
-            problems[0].contains("did you mean `cmm.compliance`?"),
-            "{}",
-            problems[0]
-        );
+        assert!(problems[0].contains("did you mean `cmm.compliance`?"), "{}", problems[0]);
     }
 
     #[test]
     fn bad_spans_and_codes_are_reported_together() {
-        let problems = problems_of(
-            &GOOD
-                .replace("10 working days", "10 fortnights")
-                .replace("CMM001", "cmm1"),
-        );
+        let problems = problems_of(&GOOD.replace("10 working days", "10 fortnights").replace("CMM001", "cmm1"));
         assert_eq!(problems.len(), 2, "{problems:?}");
     }
 
     #[test]
     fn a_rule_needs_exactly_one_kind() {
         let problems = problems_of(&GOOD.replace("[deadline]", "[nothing]"));
-        assert!(
-            problems[0].contains("unknown field `nothing`"),
-            "{problems:?}"
-        );
+        assert!(problems[0].contains("unknown field `nothing`"), "{problems:?}");
     }
 
     #[test]
@@ -368,9 +319,7 @@ within = "10 working days"
         let mut codes: Vec<&str> = set.rules.iter().map(|r| r.code.as_str()).collect();
         codes.dedup();
         assert_eq!(codes.len(), set.rules.len());
-        for code in [
-            "REC001", "REC003", "REC004", "CMM001", "CMM002", "CMM003", "SUP001", "TRF001",
-        ] {
+        for code in ["REC001", "REC003", "REC004", "CMM001", "CMM002", "CMM003", "SUP001", "TRF001"] {
             assert!(set.get(code).is_some(), "{code} is bundled");
         }
     }

@@ -16,13 +16,7 @@ use std::path::Path;
 
 /// The five canonical file names, in reading order (cases first: the other
 /// files' case references are checked against it).
-pub const INPUT_FILES: &[&str] = &[
-    "cases.csv",
-    "staff.csv",
-    "allocations.csv",
-    "events.csv",
-    "absences.csv",
-];
+pub const INPUT_FILES: &[&str] = &["cases.csv", "staff.csv", "allocations.csv", "events.csv", "absences.csv"];
 /// Files without which nothing can be audited.
 pub const REQUIRED_FILES: &[&str] = &["cases.csv", "events.csv"];
 
@@ -44,15 +38,9 @@ impl Ingest {
 
 /// Reads a canonical extract folder.
 pub fn load(folder: &Path) -> Result<Ingest, InputError> {
-    let unusable = |file: &str, message: String| InputError {
-        file: file.to_string(),
-        message,
-    };
+    let unusable = |file: &str, message: String| InputError { file: file.to_string(), message };
     let entries = std::fs::read_dir(folder).map_err(|e| {
-        unusable(
-            &folder.display().to_string(),
-            format!("cannot read the input folder: {e}; give the extract folder with --input DIR"),
-        )
+        unusable(&folder.display().to_string(), format!("cannot read the input folder: {e}; give the extract folder with --input DIR"))
     })?;
     let mut ignored_files = Vec::new();
     let mut present = BTreeMap::new();
@@ -67,13 +55,7 @@ pub fn load(folder: &Path) -> Result<Ingest, InputError> {
     ignored_files.sort();
     for required in REQUIRED_FILES {
         if !present.contains_key(*required) {
-            return Err(unusable(
-                required,
-                format!(
-                    "is missing from {}: every extract needs cases.csv and events.csv",
-                    folder.display()
-                ),
-            ));
+            return Err(unusable(required, format!("is missing from {}: every extract needs cases.csv and events.csv", folder.display())));
         }
     }
     let mut ingest = tables::read_all(&present)?;

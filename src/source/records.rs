@@ -60,11 +60,7 @@ pub struct RowReject {
 
 impl RowReject {
     pub fn new(column: &'static str, value: &str, reason: impl Into<String>) -> RowReject {
-        RowReject {
-            column,
-            value: value.to_string(),
-            reason: reason.into(),
-        }
+        RowReject { column, value: value.to_string(), reason: reason.into() }
     }
 }
 
@@ -111,14 +107,8 @@ pub fn trim_value(text: &str) -> &str {
 
 fn trim_bytes(bytes: &[u8]) -> &[u8] {
     let is_space = |b: &u8| b.is_ascii_whitespace();
-    let start = bytes
-        .iter()
-        .position(|b| !is_space(b))
-        .unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|b| !is_space(b))
-        .map_or(start, |i| i + 1);
+    let start = bytes.iter().position(|b| !is_space(b)).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|b| !is_space(b)).map_or(start, |i| i + 1);
     &bytes[start..end.max(start)]
 }
 
@@ -132,30 +122,19 @@ pub fn read_table(
     columns: &[ColumnSpec],
     mut parse: impl FnMut(&Row) -> Result<(), RowReject>,
 ) -> Result<(FileReport, Vec<Rejected>), InputError> {
-    let unusable = |message: String| InputError {
-        file: file.to_string(),
-        message,
-    };
+    let unusable = |message: String| InputError { file: file.to_string(), message };
     let metadata = std::fs::metadata(path).map_err(|e| unusable(format!("cannot open: {e}")))?;
     if !metadata.is_file() {
-        return Err(unusable(
-            "is not a regular file (a folder, FIFO or device cannot be an extract)".into(),
-        ));
+        return Err(unusable("is not a regular file (a folder, FIFO or device cannot be an extract)".into()));
     }
     let bytes = std::fs::read(path).map_err(|e| unusable(format!("cannot read: {e}")))?;
     let sha256 = format!("{:x}", Sha256::digest(&bytes));
     check_encoding(&bytes).map_err(unusable)?;
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
 
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(body);
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(body);
     let mut lines = LineCounter::default();
-    let mut report = FileReport {
-        sha256,
-        ..FileReport::default()
-    };
+    let mut report = FileReport { sha256, ..FileReport::default() };
     let mut rejected = Vec::new();
 
     // The header is the first non-blank record.
@@ -178,18 +157,9 @@ pub fn read_table(
         };
         report.rows_read += 1;
         let mut reject = |column: &str, value: &str, reason: String| {
-            *report
-                .rejected_by_reason
-                .entry(reason_token(&reason).to_string())
-                .or_default() += 1;
+            *report.rejected_by_reason.entry(reason_token(&reason).to_string()).or_default() += 1;
             report.rows_rejected += 1;
-            rejected.push(Rejected {
-                file: file.to_string(),
-                line,
-                column: column.to_string(),
-                value: escape_value(value),
-                reason,
-            });
+            rejected.push(Rejected { file: file.to_string(), line, column: column.to_string(), value: escape_value(value), reason });
         };
         if !have_next && ends_inside_quotes(&body[start..]) {
             let swallowed = LineCounter::default().line_at(&body[start..], body.len() - start) - 1;
@@ -214,17 +184,10 @@ pub fn read_table(
                 Ok(text) if text.is_empty() => cells.push(None),
                 Ok(text) => {
                     let start = text.as_ptr() as usize - raw.as_ptr() as usize;
-                    cells.push(Some(Cell {
-                        field: index.expect("a non-empty cell has a column"),
-                        bytes: start..start + text.len(),
-                    }));
+                    cells.push(Some(Cell { field: index.expect("a non-empty cell has a column"), bytes: start..start + text.len() }));
                 }
                 Err(reason) => {
-                    problem = Some((
-                        spec.name,
-                        String::from_utf8_lossy(trim_bytes(raw)).into_owned(),
-                        reason.to_string(),
-                    ));
+                    problem = Some((spec.name, String::from_utf8_lossy(trim_bytes(raw)).into_owned(), reason.to_string()));
                     break;
                 }
             }
@@ -233,11 +196,7 @@ pub fn read_table(
             reject(column, &value, reason);
             continue;
         }
-        let row = Row {
-            line,
-            record: &record,
-            cells: &cells,
-        };
+        let row = Row { line, record: &record, cells: &cells };
         if let Err(r) = parse(&row) {
             reject(r.column, &r.value, r.reason);
         }
@@ -249,17 +208,10 @@ pub fn read_table(
     Ok((report, rejected))
 }
 
-fn read_record(
-    reader: &mut csv::Reader<&[u8]>,
-    record: &mut csv::ByteRecord,
-    file: &str,
-) -> Result<bool, InputError> {
+fn read_record(reader: &mut csv::Reader<&[u8]>, record: &mut csv::ByteRecord, file: &str) -> Result<bool, InputError> {
     // Reading from memory cannot fail with I/O; the byte-record reader does
     // not decode UTF-8, so an error here would be a csv crate surprise.
-    reader.read_byte_record(record).map_err(|e| InputError {
-        file: file.to_string(),
-        message: format!("cannot split into records: {e}"),
-    })
+    reader.read_byte_record(record).map_err(|e| InputError { file: file.to_string(), message: format!("cannot split into records: {e}") })
 }
 
 /// The key of `rejected_by_reason`: the reason up to any `: ` detail.
@@ -279,9 +231,7 @@ fn check_encoding(bytes: &[u8]) -> Result<(), String> {
     ];
     for (bom, name) in boms {
         if bytes.starts_with(bom) {
-            return Err(format!(
-                "is encoded as {name}: re-save it as \"CSV UTF-8\" (in Excel: Save As, CSV UTF-8 (Comma delimited))"
-            ));
+            return Err(format!("is encoded as {name}: re-save it as \"CSV UTF-8\" (in Excel: Save As, CSV UTF-8 (Comma delimited))"));
         }
     }
     let head = &bytes[..bytes.len().min(4096)];
@@ -376,24 +326,13 @@ struct Header {
 }
 
 impl Header {
-    fn read(
-        record: &csv::ByteRecord,
-        columns: &[ColumnSpec],
-        file: &str,
-        report: &mut FileReport,
-    ) -> Result<Header, InputError> {
-        let unusable = |message: String| InputError {
-            file: file.to_string(),
-            message,
-        };
+    fn read(record: &csv::ByteRecord, columns: &[ColumnSpec], file: &str, report: &mut FileReport) -> Result<Header, InputError> {
+        let unusable = |message: String| InputError { file: file.to_string(), message };
         let mut positions = vec![None; columns.len()];
         for (index, raw) in record.iter().enumerate() {
             let name = String::from_utf8_lossy(raw);
             let name = trim_value(&name);
-            match columns
-                .iter()
-                .position(|c| c.name.eq_ignore_ascii_case(name))
-            {
+            match columns.iter().position(|c| c.name.eq_ignore_ascii_case(name)) {
                 Some(c) if !name.is_empty() => {
                     if positions[c].is_some() {
                         return Err(unusable(format!(
@@ -411,46 +350,26 @@ impl Header {
                 }
             }
         }
-        let missing: Vec<&str> = columns
-            .iter()
-            .zip(&positions)
-            .filter(|(c, p)| c.required && p.is_none())
-            .map(|(c, _)| c.name)
-            .collect();
+        let missing: Vec<&str> = columns.iter().zip(&positions).filter(|(c, p)| c.required && p.is_none()).map(|(c, _)| c.name).collect();
         if !missing.is_empty() {
-            let found: Vec<String> = record
-                .iter()
-                .map(|r| escape_value(trim_value(&String::from_utf8_lossy(r))))
-                .collect();
+            let found: Vec<String> = record.iter().map(|r| escape_value(trim_value(&String::from_utf8_lossy(r)))).collect();
             return Err(unusable(format!(
                 "required column{} {} missing from the header (found: {}); export {} or map {} in a source profile",
                 if missing.len() == 1 { " is" } else { "s are" },
-                missing
-                    .iter()
-                    .map(|m| format!("`{m}`"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "),
                 found.join(", "),
                 if missing.len() == 1 { "it" } else { "them" },
                 if missing.len() == 1 { "it" } else { "them" },
             )));
         }
-        Ok(Header {
-            positions,
-            width: record.len(),
-        })
+        Ok(Header { positions, width: record.len() })
     }
 
     /// Short records are rejected; long ones only when the extras hold data.
     fn field_count_problem(&self, record: &csv::ByteRecord) -> Option<String> {
         let n = record.len();
-        let extras_hold_data = n > self.width
-            && record
-                .iter()
-                .skip(self.width)
-                .any(|f| !trim_bytes(f).is_empty());
-        (n < self.width || extras_hold_data)
-            .then(|| format!("{n} fields, header has {}", self.width))
+        let extras_hold_data = n > self.width && record.iter().skip(self.width).any(|f| !trim_bytes(f).is_empty());
+        (n < self.width || extras_hold_data).then(|| format!("{n} fields, header has {}", self.width))
     }
 }
 
@@ -458,29 +377,15 @@ impl Header {
 mod tests {
     use super::*;
 
-    const COLUMNS: &[ColumnSpec] = &[
-        ColumnSpec {
-            name: "id",
-            required: true,
-        },
-        ColumnSpec {
-            name: "value",
-            required: false,
-        },
-    ];
+    const COLUMNS: &[ColumnSpec] = &[ColumnSpec { name: "id", required: true }, ColumnSpec { name: "value", required: false }];
 
-    fn read(
-        content: &[u8],
-    ) -> Result<(FileReport, Vec<Rejected>, Vec<(u64, Vec<Option<String>>)>), InputError> {
+    fn read(content: &[u8]) -> Result<(FileReport, Vec<Rejected>, Vec<(u64, Vec<Option<String>>)>), InputError> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.csv");
         std::fs::write(&path, content).unwrap();
         let mut rows = Vec::new();
         let (report, rejected) = read_table(&path, "t.csv", COLUMNS, |row| {
-            rows.push((
-                row.line,
-                (0..2).map(|i| row.get(i).map(str::to_string)).collect(),
-            ));
+            rows.push((row.line, (0..2).map(|i| row.get(i).map(str::to_string)).collect()));
             Ok(())
         })?;
         Ok((report, rejected, rows))
@@ -488,8 +393,7 @@ mod tests {
 
     #[test]
     fn lines_are_physical_across_line_ends_and_blank_lines() {
-        let (report, rejected, rows) =
-            read(b"\xEF\xBB\xBFid,value\r\na,1\r\n\r\n  \nb,2\rc,\"x\ny\"\nd,4\n").unwrap();
+        let (report, rejected, rows) = read(b"\xEF\xBB\xBFid,value\r\na,1\r\n\r\n  \nb,2\rc,\"x\ny\"\nd,4\n").unwrap();
         assert!(rejected.is_empty());
         let lines: Vec<u64> = rows.iter().map(|r| r.0).collect();
         assert_eq!(lines, vec![2, 5, 6, 8]);
@@ -502,10 +406,7 @@ mod tests {
         let (report, rejected, rows) = read(b"id,value\na\nb,2,\nc,3,extra\n").unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(
-            rejected
-                .iter()
-                .map(|r| (r.line, r.reason.as_str()))
-                .collect::<Vec<_>>(),
+            rejected.iter().map(|r| (r.line, r.reason.as_str())).collect::<Vec<_>>(),
             vec![(2, "1 fields, header has 2"), (4, "3 fields, header has 2")]
         );
         assert_eq!(report.rows_read, 3);
@@ -518,20 +419,9 @@ mod tests {
         assert_eq!(rows.len(), 1);
         assert_eq!(rejected.len(), 1);
         assert_eq!(rejected[0].line, 3);
-        assert!(
-            rejected[0].reason.starts_with("unterminated quote"),
-            "{}",
-            rejected[0].reason
-        );
-        assert!(
-            rejected[0].reason.contains("swallowing 3"),
-            "{}",
-            rejected[0].reason
-        );
-        assert_eq!(
-            report.rejected_by_reason.get("unterminated quote"),
-            Some(&1)
-        );
+        assert!(rejected[0].reason.starts_with("unterminated quote"), "{}", rejected[0].reason);
+        assert!(rejected[0].reason.contains("swallowing 3"), "{}", rejected[0].reason);
+        assert_eq!(report.rejected_by_reason.get("unterminated quote"), Some(&1));
     }
 
     #[test]
@@ -543,8 +433,7 @@ mod tests {
 
     #[test]
     fn bad_cells_in_used_columns_are_rejected_others_never_decoded() {
-        let (_, rejected, rows) =
-            read(b"id,value,other\na,\xFF,1\nb,2,\xFF\nc,x\x00y,1\n").unwrap();
+        let (_, rejected, rows) = read(b"id,value,other\na,\xFF,1\nb,2,\xFF\nc,x\x00y,1\n").unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rejected[0].reason, "invalid UTF-8");
         assert_eq!(rejected[0].column, "value");

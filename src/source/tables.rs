@@ -2,9 +2,7 @@
 //! the accepted rows become the indexed [`Extract`].
 
 use super::Ingest;
-use super::records::{
-    ColumnSpec, FileReport, InputError, Rejected, Row, RowReject, Warning, read_table, reason_token,
-};
+use super::records::{ColumnSpec, FileReport, InputError, Rejected, Row, RowReject, Warning, read_table, reason_token};
 use crate::model::*;
 use crate::time::{Moment, parse_date, parse_moment};
 use chrono::NaiveDate;
@@ -42,13 +40,8 @@ pub const STAFF_COLUMNS: &[ColumnSpec] = &[
     col("left_on", false),
 ];
 
-pub const ALLOCATION_COLUMNS: &[ColumnSpec] = &[
-    col("case_id", true),
-    col("worker_id", true),
-    col("role", true),
-    col("from", true),
-    col("to", false),
-];
+pub const ALLOCATION_COLUMNS: &[ColumnSpec] =
+    &[col("case_id", true), col("worker_id", true), col("role", true), col("from", true), col("to", false)];
 
 pub const EVENT_COLUMNS: &[ColumnSpec] = &[
     col("event_id", true),
@@ -64,13 +57,8 @@ pub const EVENT_COLUMNS: &[ColumnSpec] = &[
     col("psr", false),
 ];
 
-pub const ABSENCE_COLUMNS: &[ColumnSpec] = &[
-    col("worker_id", true),
-    col("kind", true),
-    col("starts_on", true),
-    col("ends_on", false),
-    col("cover_recorded_at", false),
-];
+pub const ABSENCE_COLUMNS: &[ColumnSpec] =
+    &[col("worker_id", true), col("kind", true), col("starts_on", true), col("ends_on", false), col("cover_recorded_at", false)];
 
 /// Typed access to a row's cells, producing the contract's reject reasons.
 struct Cells<'r, 'a> {
@@ -84,27 +72,16 @@ impl<'r, 'a> Cells<'r, 'a> {
     }
 
     fn required(&self, i: usize) -> Result<&'a str, RowReject> {
-        self.row
-            .get(i)
-            .ok_or_else(|| RowReject::new(self.columns[i].name, "", "missing value"))
+        self.row.get(i).ok_or_else(|| RowReject::new(self.columns[i].name, "", "missing value"))
     }
 
-    fn vocabulary<T>(
-        &self,
-        i: usize,
-        parse: fn(&str) -> Option<T>,
-        names: &[&str],
-    ) -> Result<Option<T>, RowReject> {
+    fn vocabulary<T>(&self, i: usize, parse: fn(&str) -> Option<T>, names: &[&str]) -> Result<Option<T>, RowReject> {
         let Some(text) = self.optional(i) else {
             return Ok(None);
         };
-        parse(text).map(Some).ok_or_else(|| {
-            RowReject::new(
-                self.columns[i].name,
-                text,
-                format!("not in vocabulary: expected one of {}", names.join(", ")),
-            )
-        })
+        parse(text)
+            .map(Some)
+            .ok_or_else(|| RowReject::new(self.columns[i].name, text, format!("not in vocabulary: expected one of {}", names.join(", "))))
     }
 
     fn boolean(&self, i: usize) -> Result<Option<bool>, RowReject> {
@@ -116,11 +93,7 @@ impl<'r, 'a> Cells<'r, 'a> {
         } else if text.eq_ignore_ascii_case("false") {
             Ok(Some(false))
         } else {
-            Err(RowReject::new(
-                self.columns[i].name,
-                text,
-                "not in vocabulary: expected true or false",
-            ))
+            Err(RowReject::new(self.columns[i].name, text, "not in vocabulary: expected true or false"))
         }
     }
 
@@ -129,14 +102,7 @@ impl<'r, 'a> Cells<'r, 'a> {
             return Ok(None);
         };
         parse_date(text).map(Some).map_err(|e| {
-            RowReject::new(
-                self.columns[i].name,
-                text,
-                format!(
-                    "{}: expected YYYY-MM-DD between 1990-01-01 and 2100-12-31",
-                    e.token(false)
-                ),
-            )
+            RowReject::new(self.columns[i].name, text, format!("{}: expected YYYY-MM-DD between 1990-01-01 and 2100-12-31", e.token(false)))
         })
     }
 
@@ -148,10 +114,7 @@ impl<'r, 'a> Cells<'r, 'a> {
             RowReject::new(
                 self.columns[i].name,
                 text,
-                format!(
-                    "{}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM (local time, no zone)",
-                    e.token(true)
-                ),
+                format!("{}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM (local time, no zone)", e.token(true)),
             )
         })
     }
@@ -174,26 +137,15 @@ struct Ledger {
 
 impl Ledger {
     fn warn(&mut self, file: &str, line: u64, kind: &'static str, detail: String) {
-        self.warnings.push(Warning {
-            file: file.to_string(),
-            line,
-            kind,
-            detail,
-        });
+        self.warnings.push(Warning { file: file.to_string(), line, kind, detail });
     }
 
     /// Rejects a row after the record layer had counted it as used.
     fn reject_late(&mut self, file: &str, line: u64, column: &str, value: &str, reason: String) {
-        let report = self
-            .files
-            .get_mut(file)
-            .expect("file read before its rows are judged");
+        let report = self.files.get_mut(file).expect("file read before its rows are judged");
         report.rows_used -= 1;
         report.rows_rejected += 1;
-        *report
-            .rejected_by_reason
-            .entry(reason_token(&reason).to_string())
-            .or_default() += 1;
+        *report.rejected_by_reason.entry(reason_token(&reason).to_string()).or_default() += 1;
         self.rejected.push(Rejected {
             file: file.to_string(),
             line,
@@ -217,21 +169,14 @@ impl Workers {
             return i;
         }
         let i = self.list.len() as WorkerIdx;
-        self.list.push(Worker {
-            id: id.into(),
-            staff: None,
-        });
+        self.list.push(Worker { id: id.into(), staff: None });
         self.index.insert(id.into(), i);
         i
     }
 }
 
 pub fn read_all(present: &BTreeMap<String, PathBuf>) -> Result<Ingest, InputError> {
-    let mut ledger = Ledger {
-        files: BTreeMap::new(),
-        rejected: Vec::new(),
-        warnings: Vec::new(),
-    };
+    let mut ledger = Ledger { files: BTreeMap::new(), rejected: Vec::new(), warnings: Vec::new() };
     fn absorb(ledger: &mut Ledger, file: &str, (report, rejected): (FileReport, Vec<Rejected>)) {
         ledger.files.insert(file.to_string(), report);
         ledger.rejected.extend(rejected);
@@ -264,28 +209,15 @@ pub fn read_all(present: &BTreeMap<String, PathBuf>) -> Result<Ingest, InputErro
     absorb(&mut ledger, "cases.csv", result);
     rejected_case_lines.retain(|id, _| !case_index.contains_key(id));
     for (line, id) in closed_before_opened {
-        ledger.warn(
-            "cases.csv",
-            line,
-            "closed before opened",
-            format!("case {}", crate::text::escape_value(&id)),
-        );
+        ledger.warn("cases.csv", line, "closed before opened", format!("case {}", crate::text::escape_value(&id)));
     }
     let case_ref = |id: &str| -> Result<CaseIdx, RowReject> {
         if let Some(&i) = case_index.get(id) {
             Ok(i)
         } else if let Some(line) = rejected_case_lines.get(id) {
-            Err(RowReject::new(
-                "case_id",
-                id,
-                format!("case rejected at line {line}"),
-            ))
+            Err(RowReject::new("case_id", id, format!("case rejected at line {line}")))
         } else {
-            Err(RowReject::new(
-                "case_id",
-                id,
-                "unknown case: not in cases.csv",
-            ))
+            Err(RowReject::new("case_id", id, "unknown case: not in cases.csv"))
         }
     };
 
@@ -297,15 +229,8 @@ pub fn read_all(present: &BTreeMap<String, PathBuf>) -> Result<Ingest, InputErro
         let result = read_table(path, "staff.csv", STAFF_COLUMNS, |row| {
             let (id, record) = parse_staff(row)?;
             if let Some(&existing) = workers.index.get(id) {
-                let first = workers.list[existing as usize]
-                    .staff
-                    .as_ref()
-                    .map_or(0, |s| s.line);
-                return Err(RowReject::new(
-                    "worker_id",
-                    id,
-                    format!("duplicate key: worker_id first used on line {first}"),
-                ));
+                let first = workers.list[existing as usize].staff.as_ref().map_or(0, |s| s.line);
+                return Err(RowReject::new("worker_id", id, format!("duplicate key: worker_id first used on line {first}")));
             }
             staff_refs.push((row.line, record.manager_id.clone(), record.buddy_id.clone()));
             let i = workers.intern(id);
@@ -314,58 +239,36 @@ pub fn read_all(present: &BTreeMap<String, PathBuf>) -> Result<Ingest, InputErro
         })?;
         absorb(&mut ledger, "staff.csv", result);
         for (line, manager, buddy) in staff_refs {
-            for (kind, id) in [
-                ("manager not in staff.csv", manager),
-                ("buddy not in staff.csv", buddy),
-            ] {
+            for (kind, id) in [("manager not in staff.csv", manager), ("buddy not in staff.csv", buddy)] {
                 if let Some(id) = id.filter(|id| !workers.index.contains_key(id)) {
-                    ledger.warn(
-                        "staff.csv",
-                        line,
-                        kind,
-                        format!("worker {}", crate::text::escape_value(&id)),
-                    );
+                    ledger.warn("staff.csv", line, kind, format!("worker {}", crate::text::escape_value(&id)));
                 }
             }
         }
     }
     let staff_count = workers.list.len();
     let mut unknown_workers: Vec<(&'static str, u64, String)> = Vec::new();
-    let mut note_worker =
-        |workers: &mut Workers, file: &'static str, line: u64, id: &str| -> WorkerIdx {
-            let i = workers.intern(id);
-            if staff_present && (i as usize) >= staff_count {
-                unknown_workers.push((file, line, id.to_string()));
-            }
-            i
-        };
+    let mut note_worker = |workers: &mut Workers, file: &'static str, line: u64, id: &str| -> WorkerIdx {
+        let i = workers.intern(id);
+        if staff_present && (i as usize) >= staff_count {
+            unknown_workers.push((file, line, id.to_string()));
+        }
+        i
+    };
 
     // allocations.csv
     let mut allocations = Vec::new();
     if let Some(path) = present.get("allocations.csv") {
         let result = read_table(path, "allocations.csv", ALLOCATION_COLUMNS, |row| {
-            let c = Cells {
-                row,
-                columns: ALLOCATION_COLUMNS,
-            };
+            let c = Cells { row, columns: ALLOCATION_COLUMNS };
             let case_id = c.required(0)?;
             let worker_id = c.required(1)?;
-            let role = required(
-                c.vocabulary(2, AllocationRole::parse, AllocationRole::NAMES)?,
-                "role",
-            )?;
+            let role = required(c.vocabulary(2, AllocationRole::parse, AllocationRole::NAMES)?, "role")?;
             let from = required(c.moment(3)?, "from")?;
             let to = c.moment(4)?;
             let case = case_ref(case_id)?;
             let worker = note_worker(&mut workers, "allocations.csv", row.line, worker_id);
-            allocations.push(Allocation {
-                line: row.line as u32,
-                case,
-                worker,
-                role,
-                from,
-                to,
-            });
+            allocations.push(Allocation { line: row.line as u32, case, worker, role, from, to });
             Ok(())
         })?;
         absorb(&mut ledger, "allocations.csv", result);
@@ -384,15 +287,9 @@ pub fn read_all(present: &BTreeMap<String, PathBuf>) -> Result<Ingest, InputErro
     // events.csv
     let mut events = Vec::new();
     let result = read_table(&present["events.csv"], "events.csv", EVENT_COLUMNS, |row| {
-        let c = Cells {
-            row,
-            columns: EVENT_COLUMNS,
-        };
+        let c = Cells { row, columns: EVENT_COLUMNS };
         let id = c.required(0)?;
-        let kind = required(
-            c.vocabulary(3, EventType::named, EVENT_TYPES)?,
-            "event_type",
-        )?;
+        let kind = required(c.vocabulary(3, EventType::named, EVENT_TYPES)?, "event_type")?;
         let occurred = required(c.moment(4)?, "occurred_at")?;
         let recorded = c.moment(5)?;
         let level = |i| c.vocabulary(i, Level::parse, Level::NAMES);
@@ -400,35 +297,15 @@ pub fn read_all(present: &BTreeMap<String, PathBuf>) -> Result<Ingest, InputErro
         let mode = c.vocabulary(9, ContactMode::parse, ContactMode::NAMES)?;
         let psr = c.boolean(10)?;
         let case = c.optional(1).map(case_ref).transpose()?;
-        let worker = c
-            .optional(2)
-            .map(|w| note_worker(&mut workers, "events.csv", row.line, w));
-        events.push(Event {
-            id: id.into(),
-            line: row.line as u32,
-            case,
-            worker,
-            kind,
-            occurred,
-            recorded,
-            rosh,
-            saw,
-            lor,
-            mode,
-            psr,
-        });
+        let worker = c.optional(2).map(|w| note_worker(&mut workers, "events.csv", row.line, w));
+        events.push(Event { id: id.into(), line: row.line as u32, case, worker, kind, occurred, recorded, rosh, saw, lor, mode, psr });
         Ok(())
     })?;
     absorb(&mut ledger, "events.csv", result);
     reject_duplicate_events(&mut events, &mut ledger);
     for e in &events {
         if e.recorded.is_some_and(|r| r.at < e.occurred.at) {
-            ledger.warn(
-                "events.csv",
-                e.line as u64,
-                "recorded before it occurred",
-                format!("event {}", crate::text::escape_value(&e.id)),
-            );
+            ledger.warn("events.csv", e.line as u64, "recorded before it occurred", format!("event {}", crate::text::escape_value(&e.id)));
         }
     }
 
@@ -436,47 +313,23 @@ pub fn read_all(present: &BTreeMap<String, PathBuf>) -> Result<Ingest, InputErro
     let mut absences = Vec::new();
     if let Some(path) = present.get("absences.csv") {
         let result = read_table(path, "absences.csv", ABSENCE_COLUMNS, |row| {
-            let c = Cells {
-                row,
-                columns: ABSENCE_COLUMNS,
-            };
+            let c = Cells { row, columns: ABSENCE_COLUMNS };
             let worker_id = c.required(0)?;
-            let kind = required(
-                c.vocabulary(1, AbsenceKind::parse, AbsenceKind::NAMES)?,
-                "kind",
-            )?;
+            let kind = required(c.vocabulary(1, AbsenceKind::parse, AbsenceKind::NAMES)?, "kind")?;
             let starts_on = required(c.date(2)?, "starts_on")?;
             let ends_on = c.date(3)?;
             let cover_recorded_at = c.moment(4)?;
             let worker = note_worker(&mut workers, "absences.csv", row.line, worker_id);
-            absences.push(Absence {
-                line: row.line as u32,
-                worker,
-                kind,
-                starts_on,
-                ends_on,
-                cover_recorded_at,
-            });
+            absences.push(Absence { line: row.line as u32, worker, kind, starts_on, ends_on, cover_recorded_at });
             Ok(())
         })?;
         absorb(&mut ledger, "absences.csv", result);
     }
     for (file, line, id) in unknown_workers {
-        ledger.warn(
-            file,
-            line,
-            "worker not in staff.csv",
-            format!("worker {}", crate::text::escape_value(&id)),
-        );
+        ledger.warn(file, line, "worker not in staff.csv", format!("worker {}", crate::text::escape_value(&id)));
     }
     for warning in &ledger.warnings {
-        *ledger
-            .files
-            .get_mut(&warning.file)
-            .expect("warned file was read")
-            .warnings
-            .entry(warning.kind.to_string())
-            .or_default() += 1;
+        *ledger.files.get_mut(&warning.file).expect("warned file was read").warnings.entry(warning.kind.to_string()).or_default() += 1;
     }
 
     let present_flags = FilesPresent {
@@ -489,35 +342,19 @@ pub fn read_all(present: &BTreeMap<String, PathBuf>) -> Result<Ingest, InputErro
     rejected.sort_by(|a, b| (a.file.as_str(), a.line).cmp(&(b.file.as_str(), b.line)));
     let mut warnings = ledger.warnings;
     warnings.sort();
-    Ok(Ingest {
-        extract,
-        files: ledger.files,
-        rejected,
-        warnings,
-        ignored_files: Vec::new(),
-    })
+    Ok(Ingest { extract, files: ledger.files, rejected, warnings, ignored_files: Vec::new() })
 }
 
 fn parse_case(row: &Row, index: &HashMap<Box<str>, CaseIdx>) -> Result<Case, RowReject> {
-    let c = Cells {
-        row,
-        columns: CASE_COLUMNS,
-    };
+    let c = Cells { row, columns: CASE_COLUMNS };
     let id = c.required(0)?;
     let gender = c.vocabulary(3, Gender::parse, Gender::NAMES)?;
-    let case_type = required(
-        c.vocabulary(5, CaseType::parse, CaseType::NAMES)?,
-        "case_type",
-    )?;
+    let case_type = required(c.vocabulary(5, CaseType::parse, CaseType::NAMES)?, "case_type")?;
     let opened_on = required(c.date(6)?, "opened_on")?;
     let closed_on = c.date(7)?;
     let (looked_after, next_steps, iss) = (c.boolean(8)?, c.boolean(9)?, c.boolean(10)?);
     if index.contains_key(id) {
-        return Err(RowReject::new(
-            "case_id",
-            id,
-            "duplicate key: case_id already used by an earlier row",
-        ));
+        return Err(RowReject::new("case_id", id, "duplicate key: case_id already used by an earlier row"));
     }
     Ok(Case {
         id: id.into(),
@@ -536,10 +373,7 @@ fn parse_case(row: &Row, index: &HashMap<Box<str>, CaseIdx>) -> Result<Case, Row
 }
 
 fn parse_staff<'a>(row: &Row<'a>) -> Result<(&'a str, StaffRecord), RowReject> {
-    let c = Cells {
-        row,
-        columns: STAFF_COLUMNS,
-    };
+    let c = Cells { row, columns: STAFF_COLUMNS };
     let id = c.required(0)?;
     let role = required(c.vocabulary(3, StaffRole::parse, StaffRole::NAMES)?, "role")?;
     Ok((
@@ -584,16 +418,7 @@ fn reject_duplicate_events(events: &mut Vec<Event>, ledger: &mut Ledger) {
         .iter()
         .zip(&duplicate)
         .filter(|(_, d)| **d)
-        .map(|(e, _)| {
-            (
-                e.line as u64,
-                e.id.to_string(),
-                format!(
-                    "duplicate key: event_id first used on line {}",
-                    first_line[&*e.id]
-                ),
-            )
-        })
+        .map(|(e, _)| (e.line as u64, e.id.to_string(), format!("duplicate key: event_id first used on line {}", first_line[&*e.id])))
         .collect();
     for (line, id, reason) in rejects {
         ledger.reject_late("events.csv", line, "event_id", &id, reason);
@@ -613,43 +438,21 @@ fn index(
 ) -> Extract {
     let no_case = CaseIdx::MAX;
     events.par_sort_unstable_by(|a, b| {
-        (a.case.unwrap_or(no_case), a.occurred.at)
-            .cmp(&(b.case.unwrap_or(no_case), b.occurred.at))
-            .then_with(|| a.id.cmp(&b.id))
+        (a.case.unwrap_or(no_case), a.occurred.at).cmp(&(b.case.unwrap_or(no_case), b.occurred.at)).then_with(|| a.id.cmp(&b.id))
     });
     let case_events = ranges(cases.len(), events.iter().map_while(|e| e.case));
     allocations.sort_by(|a, b| (a.case, a.from.at, a.line).cmp(&(b.case, b.from.at, b.line)));
     let case_allocations = ranges(cases.len(), allocations.iter().map(|a| a.case));
 
-    let mut worker_event_order: Vec<EventIdx> = (0..events.len() as u32)
-        .filter(|&i| events[i as usize].worker.is_some())
-        .collect();
+    let mut worker_event_order: Vec<EventIdx> = (0..events.len() as u32).filter(|&i| events[i as usize].worker.is_some()).collect();
     worker_event_order.par_sort_unstable_by(|&a, &b| {
         let (a, b) = (&events[a as usize], &events[b as usize]);
-        (a.worker, a.occurred.at)
-            .cmp(&(b.worker, b.occurred.at))
-            .then_with(|| a.id.cmp(&b.id))
+        (a.worker, a.occurred.at).cmp(&(b.worker, b.occurred.at)).then_with(|| a.id.cmp(&b.id))
     });
-    let worker_events = ranges(
-        workers.list.len(),
-        worker_event_order
-            .iter()
-            .filter_map(|&i| events[i as usize].worker),
-    );
+    let worker_events = ranges(workers.list.len(), worker_event_order.iter().filter_map(|&i| events[i as usize].worker));
     let mut worker_allocation_order: Vec<u32> = (0..allocations.len() as u32).collect();
-    worker_allocation_order.sort_by_key(|&i| {
-        (
-            allocations[i as usize].worker,
-            allocations[i as usize].from.at,
-            i,
-        )
-    });
-    let worker_allocations = ranges(
-        workers.list.len(),
-        worker_allocation_order
-            .iter()
-            .map(|&i| allocations[i as usize].worker),
-    );
+    worker_allocation_order.sort_by_key(|&i| (allocations[i as usize].worker, allocations[i as usize].from.at, i));
+    let worker_allocations = ranges(workers.list.len(), worker_allocation_order.iter().map(|&i| allocations[i as usize].worker));
 
     Extract {
         cases,
