@@ -22,6 +22,10 @@ pub struct NotAssessed {
 pub fn assessable<'r>(rules: &'r [Rule], extract: &Extract) -> (Vec<&'r Rule>, Vec<NotAssessed>) {
     let mut assessed = Vec::new();
     let mut not_assessed = Vec::new();
+    let mut present = crate::model::EventSet::default();
+    for e in &extract.events {
+        present.insert(e.kind);
+    }
     for rule in rules {
         let missing: Vec<&str> = rule
             .needs()
@@ -34,15 +38,18 @@ pub fn assessable<'r>(rules: &'r [Rule], extract: &Extract) -> (Vec<&'r Rule>, V
                 _ => false,
             })
             .collect();
-        if missing.is_empty() {
-            assessed.push(rule);
+        let reason = if !missing.is_empty() {
+            Some(format!("no data: {} absent from the extract", missing.join(" and ")))
         } else {
-            not_assessed.push(NotAssessed {
-                rule: rule.code.clone(),
-                reason: format!("no data: {} absent from the extract", missing.join(" and ")),
-                title: rule.title.clone(),
-                citation: rule.citation.clone(),
-            });
+            rule.kind
+                .trigger_types()
+                .filter(|types| !types.intersects(present))
+                .map(|types| format!("no data: the extract has no {} events (the export may not include them)", types.names().join(" or ")))
+        };
+        if let Some(reason) = reason {
+            not_assessed.push(NotAssessed { rule: rule.code.clone(), reason, title: rule.title.clone(), citation: rule.citation.clone() });
+        } else {
+            assessed.push(rule);
         }
     }
     (assessed, not_assessed)

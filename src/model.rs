@@ -90,6 +90,9 @@ impl EventSet {
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }
+    pub fn intersects(self, other: EventSet) -> bool {
+        self.0 & other.0 != 0
+    }
     pub fn names(self) -> Vec<&'static str> {
         (0..EVENT_TYPES.len()).filter(|i| self.0 & (1 << i) != 0).map(|i| EVENT_TYPES[i]).collect()
     }

@@ -79,6 +79,8 @@ fn a_clean_run_exits_0_and_writes_every_output() {
     // SUP001 needs allocations.csv: not assessed, never met.
     let not_assessed = manifest["not_assessed"].as_array().unwrap();
     assert!(not_assessed.iter().any(|n| n["rule"] == "SUP001" && n["reason"].as_str().unwrap().contains("allocations.csv")));
+    assert!(not_assessed.iter().any(|n| n["rule"] == "CMM007" && n["reason"].as_str().unwrap().contains("no court.sentence events")));
+    assert!(!not_assessed.iter().any(|n| n["rule"] == "REC001"));
     assert!(w.read("r/index.html").contains("Not assessed"));
     assert!(stderr(&o).contains("3 findings (2 overdue"), "{}", stderr(&o));
 }

@@ -198,6 +198,28 @@ impl Kind {
         }
     }
 
+    /// The event types that start this rule's obligations, when events do:
+    /// an extract with none of them cannot be assessed for it.
+    pub fn trigger_types(&self) -> Option<crate::model::EventSet> {
+        match self {
+            Kind::Recorded(k) => Some(k.events.types),
+            Kind::Deadline(k) => match &k.trigger {
+                deadline::Trigger::Events(s) => Some(s.types),
+                _ => None,
+            },
+            Kind::Before(k) => match &k.anchor {
+                before::Anchor::Events(s) => Some(s.types),
+                before::Anchor::Absences(_) => None,
+            },
+            Kind::Duration(k) => Some(k.start.types),
+            Kind::Recurring(k) => match &k.condition {
+                recurring::Condition::AfterEvent { start, .. } => Some(start.types),
+                _ => None,
+            },
+            Kind::Allocation(_) => None,
+        }
+    }
+
     /// The parameters a service may override in its configuration.
     pub fn settable(&self) -> &'static [&'static str] {
         match self {
