@@ -222,7 +222,8 @@ fn execute(command: Command, command_line: Vec<String>) -> Result<(), Failure> {
         }
         Command::Rules { command: RulesCommand::Explain { code, format, rules } } => {
             let set = RuleSet::load(&bundled(rules, "rules"))?;
-            let Some(rule) = set.get(&code) else {
+            let versions: Vec<&crate::rules::Rule> = set.rules.iter().filter(|r| r.code.eq_ignore_ascii_case(&code)).collect();
+            if versions.is_empty() {
                 let hint = crate::text::nearest(&code, set.rules.iter().map(|r| r.code.as_str()))
                     .map(|c| format!("; did you mean {c}?"))
                     .unwrap_or_default();
@@ -230,8 +231,8 @@ fn execute(command: Command, command_line: Vec<String>) -> Result<(), Failure> {
                     "no rule has the code `{}`{hint} (see `yjaudit rules list`)",
                     crate::text::escape_value(&code)
                 )));
-            };
-            print_out(&explain(rule, format))
+            }
+            print_out(&versions.iter().map(|rule| explain(rule, format)).collect::<Vec<_>>().join("\n"))
         }
     }
 }
@@ -321,7 +322,7 @@ fn check(args: InputArgs) -> Result<(), Failure> {
 
 fn list_rules(all: &RuleSet, enabled: &RuleSet, format: Format) -> String {
     fn shown<'a>(enabled: &'a RuleSet, r: &'a crate::rules::Rule) -> &'a crate::rules::Rule {
-        enabled.get(&r.code).unwrap_or(r)
+        enabled.rules.iter().find(|e| e.code == r.code && e.version == r.version).unwrap_or(r)
     }
     match format {
         Format::Json => {
@@ -332,6 +333,9 @@ fn list_rules(all: &RuleSet, enabled: &RuleSet, format: Format) -> String {
                     let r = shown(enabled, r);
                     serde_json::json!({
                         "code": r.code,
+                        "version": r.version,
+                        "in_force_from": r.in_force.0.map(|d| d.to_string()),
+                        "in_force_until": r.in_force.1.map(|d| d.to_string()),
                         "title": r.title,
                         "kind": r.kind.name(),
                         "citation": r.citation,
@@ -351,6 +355,7 @@ fn list_rules(all: &RuleSet, enabled: &RuleSet, format: Format) -> String {
             for r in &all.rules {
                 let on = enabled.get(&r.code).is_some();
                 let r = shown(enabled, r);
+                let code = r.label();
                 let mut limit = r
                     .kind
                     .parameters()
@@ -364,7 +369,7 @@ fn list_rules(all: &RuleSet, enabled: &RuleSet, format: Format) -> String {
                 }
                 text += &format!(
                     "{:<7} {:<8} {:<11} {:<18} {:<26} {}\n",
-                    r.code,
+                    code,
                     if on { "yes" } else { "no" },
                     r.kind.name(),
                     limit,
@@ -383,6 +388,9 @@ pub fn explain(rule: &crate::rules::Rule, format: Format) -> String {
     if format == Format::Json {
         return serde_json::to_string_pretty(&serde_json::json!({
             "code": rule.code,
+            "version": rule.version,
+            "in_force_from": rule.in_force.0.map(|d| d.to_string()),
+            "in_force_until": rule.in_force.1.map(|d| d.to_string()),
             "title": rule.title,
             "kind": rule.kind.name(),
             "citation": rule.citation,
@@ -400,6 +408,14 @@ pub fn explain(rule: &crate::rules::Rule, format: Format) -> String {
     }
     let mut text = format!("{} — {}\n\n", rule.code, rule.title);
     text += &format!("Source: {} ({})\n", rule.policy, rule.citation);
+    if let Some(version) = &rule.version {
+        let date = |d: Option<chrono::NaiveDate>, none: &str| d.map_or(none.to_string(), |d| d.to_string());
+        text += &format!(
+            "Version: {version}, in force {} to {}; obligations whose clock started then are judged by it\n",
+            date(rule.in_force.0, "the start"),
+            date(rule.in_force.1, "now")
+        );
+    }
     text += &format!("Policy text: \"{}\"\n\n", rule.quote.trim());
     text += &format!("{}\n\n", rule.explanation.trim());
     if !rule.applies_to.is_everything() {

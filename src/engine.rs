@@ -67,7 +67,8 @@ pub fn evaluate(rules: &[&Rule], ctx: &Context) -> Vec<(u16, Obligation)> {
                 }
             }
             rule.kind.evaluate(ctx, unit, &mut scratch);
-            found.extend(scratch.drain(..).map(|o| (index as u16, o)));
+            // A policy version judges only the obligations whose clock started while it was in force.
+            found.extend(scratch.drain(..).filter(|o| rule.in_force_on(o.trigger_at.date())).map(|o| (index as u16, o)));
         }
         found
     };

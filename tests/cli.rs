@@ -405,3 +405,48 @@ fn configuration_mistakes_are_located_with_the_nearest_name() {
         assert!(stderr(&o).contains(expected), "{content}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn each_obligation_is_judged_by_the_policy_version_in_force_when_its_clock_started() {
+    let w = Workdir::new();
+    w.write("cases.csv", "case_id,initials,team,case_type,opened_on\nC1,AB,North,yro,2023-01-02\n");
+    w.write(
+        "events.csv",
+        "event_id,case_id,worker_id,event_type,occurred_at\nF1,C1,W1,compliance.unacceptable_failure,2023-11-01\nF2,C1,W1,compliance.unacceptable_failure,2024-05-01\n",
+    );
+    let rules = w.dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let current = std::fs::read_to_string(bundled.join("CMM001.toml")).unwrap();
+    let old = current
+        .replace("code = \"CMM001\"", "code = \"CMM001\"\nversion = \"2021 policy\"\nin_force_until = \"2023-12-31\"")
+        .replace("10 working days\"", "5 working days\"");
+    let new = current.replace("code = \"CMM001\"", "code = \"CMM001\"\nversion = \"2024 policy\"\nin_force_from = \"2024-01-01\"");
+    std::fs::write(rules.join("CMM001-2021.toml"), old).unwrap();
+    std::fs::write(rules.join("CMM001.toml"), new).unwrap();
+    copy_dir(&bundled.join("calendar"), &rules.join("calendar"));
+    let o = w.audit("r", &["--rules", rules.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let findings = w.read("r/findings.csv");
+    // 1 Nov 2023 + 5 working days (old policy); 1 May 2024 + 10 (new, 6 May a bank holiday).
+    assert!(findings.contains("CMM001,C1,,North,F1,2023-11-01,2023-11-08,,,overdue"), "{findings}");
+    assert!(findings.contains("CMM001,C1,,North,F2,2024-05-01,2024-05-16,,,overdue"), "{findings}");
+    assert_eq!(findings.lines().filter(|l| l.starts_with("CMM001")).count(), 2);
+    let manifest = w.read("r/manifest.json");
+    assert!(manifest.contains("\"version\": \"2021 policy\"") && manifest.contains("\"version\": \"2024 policy\""));
+    assert!(w.read("r/index.html").contains("CMM001 (2021 policy)"));
+    let o = w.run(&["rules", "explain", "CMM001", "--rules", rules.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("Version: 2021 policy, in force the start to 2023-12-31"), "{text}");
+    // Overlapping versions are refused.
+    let overlapping = std::fs::read_to_string(rules.join("CMM001.toml")).unwrap().replace("2024-01-01", "2023-12-01");
+    std::fs::write(rules.join("CMM001.toml"), overlapping).unwrap();
+    assert_eq!(w.audit("r", &["--rules", rules.to_str().unwrap()]).status.code(), Some(2));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}

@@ -138,6 +138,9 @@ struct Period {
 #[derive(Serialize)]
 struct RuleSummary {
     code: String,
+    version: Option<String>,
+    in_force_from: Option<String>,
+    in_force_until: Option<String>,
     title: String,
     citation: String,
     kind: &'static str,
@@ -184,6 +187,9 @@ pub fn write_manifest(path: &Path, run: &RunRecord) -> std::io::Result<()> {
             .iter()
             .map(|r| RuleSummary {
                 code: r.code.clone(),
+                version: r.version.clone(),
+                in_force_from: r.in_force.0.map(|d| d.to_string()),
+                in_force_until: r.in_force.1.map(|d| d.to_string()),
                 title: r.title.clone(),
                 citation: r.citation.clone(),
                 kind: r.kind.name(),

@@ -157,7 +157,7 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
             let n = |s| counts.get(&s).copied().unwrap_or(0);
             let assessed = n(Status::Met) + n(Status::Late) + n(Status::Overdue);
             RuleRow {
-                code: rule.code.clone(),
+                code: rule.label(),
                 title: rule.title.clone(),
                 citation: rule.citation.clone(),
                 assessed,

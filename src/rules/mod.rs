@@ -18,6 +18,9 @@ use toml::Spanned;
 #[serde(deny_unknown_fields)]
 struct RuleFile {
     code: Spanned<String>,
+    version: Option<String>,
+    in_force_from: Option<Spanned<String>>,
+    in_force_until: Option<Spanned<String>>,
     title: String,
     citation: String,
     policy: String,
@@ -36,6 +39,9 @@ struct RuleFile {
 
 const TOP_LEVEL_KEYS: &[&str] = &[
     "code",
+    "version",
+    "in_force_from",
+    "in_force_until",
     "title",
     "citation",
     "policy",
@@ -56,6 +62,11 @@ const TOP_LEVEL_KEYS: &[&str] = &[
 #[derive(Debug)]
 pub struct Rule {
     pub code: String,
+    /// The policy version this file states, when a rule has several.
+    pub version: Option<String>,
+    /// The dates this version is in force (inclusive); an obligation is
+    /// judged by the version in force when its clock started.
+    pub in_force: (Option<chrono::NaiveDate>, Option<chrono::NaiveDate>),
     pub title: String,
     /// Short citation, e.g. "NC 1.3".
     pub citation: String,
@@ -76,6 +87,19 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// Whether this version was in force on a date.
+    pub fn in_force_on(&self, date: chrono::NaiveDate) -> bool {
+        self.in_force.0.is_none_or(|from| date >= from) && self.in_force.1.is_none_or(|until| date <= until)
+    }
+
+    /// "CMM003" or "CMM003 (2023 policy)".
+    pub fn label(&self) -> String {
+        match &self.version {
+            Some(v) => format!("{} ({v})", self.code),
+            None => self.code.clone(),
+        }
+    }
+
     /// Input files this rule cannot be assessed without.
     pub fn needs(&self) -> &'static [&'static str] {
         self.kind.needs()
@@ -134,11 +158,15 @@ impl RuleSet {
                 }
             }
         }
-        rules.sort_by(|a, b| a.code.cmp(&b.code));
+        rules.sort_by(|a, b| a.code.cmp(&b.code).then(a.in_force.0.cmp(&b.in_force.0)));
         for pair in rules.windows(2) {
-            if pair[0].code == pair[1].code {
+            if pair[0].code != pair[1].code {
+                continue;
+            }
+            let overlap = pair[0].in_force.1.is_none_or(|until| pair[1].in_force.0.is_none_or(|from| from <= until));
+            if pair[0].version.is_none() || pair[1].version.is_none() || overlap {
                 problems.push(format!(
-                    "{}: code {} is already used by {}: each rule needs its own code",
+                    "{}: code {} is already used by {}: each rule needs its own code, or each version its own `version` and non-overlapping `in_force_from`/`in_force_until` dates",
                     pair[1].file.display(),
                     pair[1].code,
                     pair[0].file.display()
@@ -181,6 +209,21 @@ fn parse_rule(path: &Path, text: &str) -> Result<Rule, Vec<String>> {
     let well_formed = code.len() == 6 && code[..3].bytes().all(|b| b.is_ascii_uppercase()) && code[3..].bytes().all(|b| b.is_ascii_digit());
     if !well_formed {
         problems.add(raw.code.span(), format!("`{code}` is not a rule code: three capital letters and three digits, e.g. CMM001"));
+    }
+    let mut in_force_date = |field: &Option<Spanned<String>>| {
+        field.as_ref().and_then(|d| match crate::time::parse_date(d.get_ref()) {
+            Ok(date) => Some(date),
+            Err(_) => {
+                problems.add(d.span(), format!("`{}` is not a date (YYYY-MM-DD)", d.get_ref()));
+                None
+            }
+        })
+    };
+    let in_force = (in_force_date(&raw.in_force_from), in_force_date(&raw.in_force_until));
+    if let (Some(from), Some(until)) = in_force {
+        if until < from {
+            problems.add(raw.code.span(), format!("in_force_until {until} is before in_force_from {from}"));
+        }
     }
     let applies_to = raw.applies_to.as_ref().map(|spec| kinds::select::CaseFilter::compile(spec, &mut problems)).unwrap_or_default();
     let mut kinds = Vec::new();
@@ -225,6 +268,8 @@ fn parse_rule(path: &Path, text: &str) -> Result<Rule, Vec<String>> {
     match kinds.pop().flatten() {
         Some(kind) if messages.is_empty() => Ok(Rule {
             code,
+            version: raw.version,
+            in_force,
             title: raw.title,
             citation: raw.citation,
             policy: raw.policy,
