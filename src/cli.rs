@@ -118,6 +118,9 @@ struct RunArgs {
     /// Service configuration [default: yjaudit.toml in the input folder, if present].
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Register of accepted exceptions [default: exceptions.csv in the input folder, if present].
+    #[arg(long, value_name = "FILE")]
+    exceptions: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -264,6 +267,7 @@ fn run(args: RunArgs, command_line: Vec<String>) -> Result<(), Failure> {
         look_ahead_days: args.look_ahead,
         service: args.service,
         config: args.config,
+        exceptions: args.exceptions,
         command_line,
     };
     let started = std::time::Instant::now();

@@ -88,10 +88,19 @@ pub struct Finding {
     pub obligation: Obligation,
     pub status: Status,
     pub overdue_days: Option<i64>,
+    /// The accepted exception (index in the register) covering it, if any.
+    pub accepted: Option<u32>,
 }
 
 /// Judges, attributes, filters to the period and sorts.
-pub fn judge(found: Vec<(u16, Obligation)>, rules: &[&Rule], extract: &Extract, judgement: &Judgement) -> Vec<Finding> {
+pub fn judge(
+    found: Vec<(u16, Obligation)>,
+    rules: &[&Rule],
+    extract: &Extract,
+    judgement: &Judgement,
+    register: &crate::exceptions::Register,
+) -> Vec<Finding> {
+    let acceptances: Vec<(usize, &crate::exceptions::Acceptance)> = register.in_force(judgement.as_of).collect();
     let mut findings: Vec<Finding> = found
         .into_par_iter()
         .filter(|(_, o)| judgement.in_period(o.due))
@@ -102,7 +111,13 @@ pub fn judge(found: Vec<(u16, Obligation)>, rules: &[&Rule], extract: &Extract, 
                 (None, None) => None,
             };
             let (status, overdue_days) = judgement.status(o.due, o.done_at);
-            Finding { rule, case: o.case, worker, obligation: o, status, overdue_days }
+            let mut finding = Finding { rule, case: o.case, worker, obligation: o, status, overdue_days, accepted: None };
+            if !acceptances.is_empty() {
+                let text = row(&finding, rules, extract);
+                finding.accepted =
+                    acceptances.iter().find(|(_, a)| a.matches(&text[0], &text[1], &text[2], &text[4])).map(|(i, _)| *i as u32);
+            }
+            finding
         })
         .collect();
     findings.par_sort_unstable_by(|a, b| compare(a, b, rules, extract));

@@ -11,6 +11,7 @@ pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod exceptions;
 pub mod findings;
 pub mod generate;
 pub mod kinds;
@@ -75,6 +76,8 @@ pub struct Plan {
     pub service: Option<String>,
     /// `--config`; else `yjaudit.toml` in the input folder, if any.
     pub config: Option<PathBuf>,
+    /// `--exceptions`; else `exceptions.csv` in the input folder, if any.
+    pub exceptions: Option<PathBuf>,
     pub command_line: Vec<String>,
 }
 
@@ -113,13 +116,17 @@ pub fn audit(plan: &Plan) -> Result<Summary, Failure> {
     let (rule_set, config, calendar) = load_rules(&plan.rules, config_path.as_deref())?;
     let look_ahead_days = plan.look_ahead_days.or(config.look_ahead_days).unwrap_or(DEFAULT_LOOK_AHEAD_DAYS);
     let service = plan.service.clone().or(config.service.clone()).unwrap_or_else(|| "Youth Justice Service".into());
+    let register = match exceptions::Register::find(plan.exceptions.as_deref(), &plan.input) {
+        Some(path) => exceptions::Register::load(&path, &rule_set)?,
+        None => exceptions::Register::default(),
+    };
     let ingest = source::load(&plan.input)?;
     let extract = &ingest.extract;
     let (assessed, not_assessed) = engine::assessable(&rule_set.rules, extract);
     let ctx = kinds::Context { extract, calendar: &calendar, as_of: plan.as_of };
     let obligations = engine::evaluate(&assessed, &ctx);
     let judgement = findings::Judgement { as_of: plan.as_of, look_ahead_days, period: plan.period };
-    let findings = findings::judge(obligations, &assessed, extract, &judgement);
+    let findings = findings::judge(obligations, &assessed, extract, &judgement, &register);
     let run = output::RunRecord {
         ingest: &ingest,
         rules: &assessed,
@@ -133,6 +140,7 @@ pub fn audit(plan: &Plan) -> Result<Summary, Failure> {
         command_line: plan.command_line.clone(),
         service: &service,
         config: &config,
+        register: &register,
     };
     output::publish::publish(&plan.out, |folder| output::write_all(folder, &run))?;
     Ok(Summary {

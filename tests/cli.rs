@@ -450,3 +450,44 @@ fn copy_dir(from: &Path, to: &Path) {
         std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
     }
 }
+
+#[test]
+fn accepted_exceptions_keep_their_status_but_leave_the_action_list() {
+    let w = Workdir::new();
+    w.write("cases.csv", "case_id,initials,team,case_type,opened_on\nC1,AB,North,yro,2024-01-02\nC2,CD,North,yro,2024-01-02\n");
+    w.write(
+        "events.csv",
+        "event_id,case_id,worker_id,event_type,occurred_at\nT1,C1,W1,caretaking.start,2024-01-10\nT2,C2,W1,caretaking.start,2024-01-10\n",
+    );
+    w.write(
+        "exceptions.csv",
+        "rule,case_id,worker_id,trigger_event_id,reason,accepted_by,accepted_on,until\n\
+         TRF001,C1,,,Placement breakdown: transfer refused by the home YJS,A. Manager,2024-04-12,2024-12-31\n\
+         TRF001,C2,,,Awaiting court,A. Manager,2024-04-12,2024-05-31\n",
+    );
+    let o = w.audit("r", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let findings = w.read("r/findings.csv");
+    assert!(findings.starts_with(
+        "rule,case_id,worker_id,team,trigger_event_id,trigger_at,due_at,done_event_id,done_at,status,overdue_days,accepted,accepted_note\n"
+    ));
+    assert!(findings.contains("TRF001,C1,,North,T1,2024-01-10,2024-04-10,,,overdue,61,yes,accepted by A. Manager on 2024-04-12 until 2024-12-31: Placement breakdown"), "{findings}");
+    assert!(
+        findings.contains("TRF001,C2,,North,T2,2024-01-10,2024-04-10,,,overdue,61,,\n"),
+        "an expired acceptance stops applying: {findings}"
+    );
+    let html = w.read("r/index.html");
+    let action = &html[html.find("id=\"action\"").unwrap()..html.find("id=\"late\"").unwrap()];
+    let rows: Vec<&str> = action.split("<tr>").filter(|r| r.contains("TRF001")).collect();
+    assert!(!rows.iter().any(|r| r.contains(">C1<")) && rows.iter().any(|r| r.contains(">C2<")), "{action}");
+    assert!(html.contains("Accepted exceptions") && html.contains("Expired acceptances") && html.contains("Awaiting court"));
+    let manifest: serde_json::Value = serde_json::from_str(&w.read("r/manifest.json")).unwrap();
+    assert_eq!(manifest["findings"]["overdue"], 2, "accepted findings still count");
+    assert_eq!(manifest["exceptions"]["findings_accepted"], 1);
+    assert_eq!(manifest["exceptions"]["expired"][0]["case_id"], "C2");
+
+    w.write("exceptions.csv", "rule,case_id,reason,accepted_by\nTRF01,C1,x,y\n");
+    let o = w.audit("r", &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("exceptions.csv:2: no rule has the code `TRF01`; did you mean TRF001?"), "{}", stderr(&o));
+}

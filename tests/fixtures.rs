@@ -42,13 +42,19 @@ fn run(folder: &Path) -> Result<(), String> {
         look_ahead_days: scenario.look_ahead,
         service: Some("Fixture".into()),
         config: None,
+        exceptions: None,
         command_line: vec![],
     };
     yjaudit::audit(&plan).map_err(|e| format!("audit failed: {e}"))?;
     let findings = std::fs::read_to_string(out.path().join("report/findings.csv")).unwrap();
     let mut lines = findings.lines();
     let header = lines.next().unwrap();
-    let actual: Vec<&str> = lines.filter(|l| l.starts_with(&format!("{rule},"))).collect();
+    // The contract's eleven columns; the extra columns have tests of their own.
+    let fixed = |l: &str| l.splitn(12, ',').take(11).collect::<Vec<_>>().join(",");
+    let header = fixed(header);
+    let header = header.as_str();
+    let actual: Vec<String> = lines.filter(|l| l.starts_with(&format!("{rule},"))).map(fixed).collect();
+    let actual: Vec<&str> = actual.iter().map(String::as_str).collect();
     let expected_text = std::fs::read_to_string(folder.join("expected.csv")).unwrap();
     let mut expected_lines = expected_text.lines();
     assert_eq!(expected_lines.next(), Some(header), "{}: expected.csv header", folder.display());

@@ -30,9 +30,21 @@ pub struct RunRecord<'a> {
     pub command_line: Vec<String>,
     pub service: &'a str,
     pub config: &'a crate::config::Config,
+    pub register: &'a crate::exceptions::Register,
 }
 
+/// Columns after the contract's fixed ones.
+pub const EXTRA_COLUMNS: [&str; 2] = ["accepted", "accepted_note"];
+
 impl RunRecord<'_> {
+    /// The extra columns of a finding: whether an exception covers it.
+    pub fn extra(&self, f: &Finding) -> [String; 2] {
+        match f.accepted {
+            Some(i) => ["yes".into(), self.register.entries[i as usize].note()],
+            None => [String::new(), String::new()],
+        }
+    }
+
     pub fn extract(&self) -> &Extract {
         &self.ingest.extract
     }
@@ -57,10 +69,11 @@ pub fn create(path: &Path) -> std::io::Result<BufWriter<File>> {
 /// findings.csv: the fixed columns, spreadsheet-safe cells.
 pub fn write_findings_csv(path: &Path, run: &RunRecord) -> std::io::Result<()> {
     let mut writer = csv::Writer::from_writer(create(path)?);
-    writer.write_record(COLUMNS)?;
+    writer.write_record(COLUMNS.iter().chain(&EXTRA_COLUMNS))?;
     for f in run.findings {
         let row = findings::row(f, run.rules, run.extract());
-        writer.write_record(row.iter().map(|cell| spreadsheet_safe(cell).into_owned()))?;
+        let extra = run.extra(f);
+        writer.write_record(row.iter().chain(&extra).map(|cell| spreadsheet_safe(cell).into_owned()))?;
     }
     writer.into_inner().map_err(|e| e.into_error())?.flush()
 }
@@ -73,7 +86,7 @@ pub fn write_findings_json(path: &Path, run: &RunRecord) -> std::io::Result<()> 
     for (i, f) in run.findings.iter().enumerate() {
         let row = findings::row(f, run.rules, run.extract());
         let mut object = serde_json::Map::new();
-        for (name, value) in COLUMNS.iter().zip(row) {
+        for (name, value) in COLUMNS.iter().chain(&EXTRA_COLUMNS).zip(row.into_iter().chain(run.extra(f))) {
             let value = match (*name, value.is_empty()) {
                 (_, true) => serde_json::Value::Null,
                 ("overdue_days", false) => serde_json::Value::from(value.parse::<i64>().expect("overdue_days is a number")),
@@ -113,6 +126,7 @@ struct Manifest<'a> {
     findings: BTreeMap<&'static str, u64>,
     service: &'a str,
     config: Option<ConfigRecord>,
+    exceptions: Option<ExceptionsRecord<'a>>,
     look_ahead_days: u32,
     rules_assessed: Vec<RuleSummary>,
     warning_lines: Vec<WarningLine<'a>>,
@@ -127,6 +141,15 @@ struct ConfigRecord {
     ignore: Vec<String>,
     overrides: BTreeMap<String, BTreeMap<String, String>>,
     closure_days: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ExceptionsRecord<'a> {
+    path: String,
+    sha256: String,
+    entries: usize,
+    findings_accepted: usize,
+    expired: Vec<&'a crate::exceptions::Acceptance>,
 }
 
 #[derive(Serialize)]
@@ -180,6 +203,13 @@ pub fn write_manifest(path: &Path, run: &RunRecord) -> std::io::Result<()> {
             ignore: run.config.ignore.clone(),
             overrides: run.config.overrides.clone(),
             closure_days: run.config.closure_days.iter().map(|d| format!("{} {}", d.date, d.title)).collect(),
+        }),
+        exceptions: run.register.path.as_ref().map(|path| ExceptionsRecord {
+            path: path.display().to_string(),
+            sha256: run.register.sha256.clone().unwrap_or_default(),
+            entries: run.register.entries.len(),
+            findings_accepted: run.findings.iter().filter(|f| f.accepted.is_some()).count(),
+            expired: run.register.expired(run.as_of).collect(),
         }),
         look_ahead_days: run.look_ahead_days,
         rules_assessed: run

@@ -38,6 +38,8 @@ struct Page<'a> {
     warnings_cut: bool,
     warnings_shown: usize,
     warnings_total: usize,
+    accepted: Vec<Item>,
+    expired: Vec<&'a crate::exceptions::Acceptance>,
 }
 
 #[derive(Serialize)]
@@ -75,6 +77,7 @@ struct Item {
     done_at: String,
     status: &'static str,
     days: String,
+    note: String,
 }
 
 #[derive(Serialize)]
@@ -127,12 +130,13 @@ fn item(f: &Finding, run: &RunRecord) -> Item {
         done_at: row[8].clone(),
         status: f.status.name(),
         days: row[10].clone(),
+        note: run.extra(f)[1].clone(),
     }
 }
 
 /// Items of the given statuses grouped by team, then worker, oldest due first.
 fn listed(run: &RunRecord, statuses: &[Status]) -> (Vec<Item>, usize) {
-    let mut chosen: Vec<&Finding> = run.findings.iter().filter(|f| statuses.contains(&f.status)).collect();
+    let mut chosen: Vec<&Finding> = run.findings.iter().filter(|f| statuses.contains(&f.status) && f.accepted.is_none()).collect();
     let total = chosen.len();
     let mut items: Vec<(Item, chrono::NaiveDate)> = Vec::new();
     chosen.sort_by_key(|f| f.obligation.due.date());
@@ -222,6 +226,14 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
         warnings_cut: warnings_total > MAX_LISTED,
         warnings_shown: warnings_total.min(MAX_LISTED),
         warnings_total,
+        accepted: run
+            .findings
+            .iter()
+            .filter(|f| f.accepted.is_some() && f.status != Status::Met)
+            .take(MAX_LISTED)
+            .map(|f| item(f, run))
+            .collect(),
+        expired: run.register.expired(run.as_of).collect(),
     };
     let mut handlebars = handlebars::Handlebars::new();
     handlebars.set_strict_mode(true);
