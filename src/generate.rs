@@ -120,10 +120,12 @@ pub fn generate(spec: &Spec, folder: &Path) -> std::io::Result<()> {
 
     // Staff: each team has a manager; workers report to them.
     let worker_team: Vec<usize> = (0..workers).map(|i| i % teams).collect();
+    let mut worker_role: Vec<&str> = Vec::with_capacity(workers);
     for i in 0..workers {
         let team = worker_team[i];
         let is_manager = i < teams;
         let role = if is_manager { "team_manager" } else { *rng.pick(ROLES) };
+        worker_role.push(role);
         let manager = if is_manager { String::new() } else { format!("W{:05}", team) };
         let buddy = if rng.chance(85) { format!("W{:05}", (i + teams) % workers) } else { String::new() };
         let gender = if rng.chance(65) { "F" } else { "M" };
@@ -137,7 +139,12 @@ pub fn generate(spec: &Spec, folder: &Path) -> std::io::Result<()> {
         // Supervision of the worker: roughly every 5-7 weeks, with gaps.
         let mut day = first_day + Days::new(rng.below(40));
         // Some workers' supervision has lapsed.
-        let last_supervision = if i % 7 == 5 { spec.as_of - Days::new(60) } else { spec.as_of };
+        // Some workers' supervision has lapsed; some are due supervision now.
+        let last_supervision = match i % 7 {
+            5 => spec.as_of - Days::new(60),
+            3 => spec.as_of - Days::new(80),
+            _ => spec.as_of,
+        };
         while day <= last_supervision {
             let held = at(day, 600 + rng.below(300));
             let longest_delay = if rng.chance(80) { 47 } else { 120 };
@@ -148,12 +155,24 @@ pub fn generate(spec: &Spec, folder: &Path) -> std::io::Result<()> {
             }
             day = day + Days::new(if rng.chance(75) { 28 + rng.below(14) } else { 43 + rng.below(40) });
         }
-        if rng.chance(30) {
+        if i % 7 == 3 {
+            let held = at(spec.as_of - Days::new(38), 600);
+            writeln!(w.events, "{},,W{i:05},supervision,{},{},,,,,", next_event(), stamp(held), stamp(held + chrono::Duration::hours(3)))?;
+        }
+        for _ in 0..(1 + rng.below(3)) {
             let start = first_day + Days::new(rng.below(spec.history_days));
             let kind = if rng.chance(50) { "planned" } else { "unplanned" };
-            let end = start + Days::new(1 + rng.below(20));
+            let end = start + Days::new(1 + rng.below(30));
             let cover = if kind == "planned" && rng.chance(70) { stamp(at(start - Days::new(rng.below(3)), 540)) } else { String::new() };
             writeln!(w.absences, "W{i:05},{kind},{start},{end},{cover}")?;
+            if kind == "unplanned" && rng.chance(80) {
+                let review = start + Days::new(rng.below(10));
+                writeln!(w.events, "{},,W{i:05},absence.case_review,{review},,,,,,", next_event())?;
+            }
+            if kind == "unplanned" && end >= start + Days::new(14) && rng.chance(70) {
+                let decision = start + Days::new(7 + rng.below(14));
+                writeln!(w.events, "{},,W{i:05},absence.reallocation_decision,{decision},,,,,,", next_event())?;
+            }
         }
     }
 
@@ -180,13 +199,10 @@ pub fn generate(spec: &Spec, folder: &Path) -> std::io::Result<()> {
             LETTERS[rng.below(LETTERS.len() as u64) as usize] as char
         );
         let gender = if rng.chance(20) { "F" } else { "M" };
-        let flag = |rng: &mut Random, p| if rng.chance(p) { "true" } else { "false" };
+        let (looked_after, next_steps, iss) = (rng.chance(15), rng.chance(if case_type == "dto" { 60 } else { 12 }), rng.chance(10));
         writeln!(
             w.cases,
-            "{case_id},Y{c:07},{initials},{gender},{team},{case_type},{opened},{closed_text},{},{},{}",
-            flag(&mut rng, 15),
-            flag(&mut rng, 10),
-            flag(&mut rng, 8)
+            "{case_id},Y{c:07},{initials},{gender},{team},{case_type},{opened},{closed_text},{looked_after},{next_steps},{iss}"
         )?;
 
         // Allocations: a primary, sometimes reallocated; sometimes a co-worker.
@@ -196,13 +212,35 @@ pub fn generate(spec: &Spec, folder: &Path) -> std::io::Result<()> {
             let second = teams + rng.below((workers - teams) as u64) as usize;
             writeln!(w.allocations, "{case_id},{},primary,{opened},{}", worker_id(worker), switch - Days::new(1))?;
             writeln!(w.allocations, "{case_id},{},primary,{switch},", worker_id(second))?;
+        } else if case_type == "crown_court_tracking" && rng.chance(40) {
+            let later = opened + Days::new(1 + rng.below(4));
+            writeln!(w.allocations, "{case_id},{},primary,{later},", worker_id(worker))?;
         } else {
             writeln!(w.allocations, "{case_id},{},primary,{opened},", worker_id(worker))?;
         }
-        if rng.chance(10) {
+        if worker_role[worker] == "student" && rng.chance(60) {
+            let supervisor = teams + rng.below((workers - teams) as u64) as usize;
+            if worker_role[supervisor] != "student" {
+                let from = opened + Days::new(if rng.chance(70) { 0 } else { 1 + rng.below(5) });
+                writeln!(w.allocations, "{case_id},{},primary,{from},", worker_id(supervisor))?;
+            }
+        }
+        let mut co_allocation = None;
+        if rng.chance(12) {
             let co = rng.below(workers as u64) as usize;
-            let to = if rng.chance(50) { (opened + Days::new(30 + rng.below(90))).to_string() } else { String::new() };
-            writeln!(w.allocations, "{case_id},{},co_allocated,{},{to}", worker_id(co), opened + Days::new(rng.below(20)))?;
+            let from = opened + Days::new(rng.below(20));
+            let to = rng.chance(50).then(|| from + Days::new(30 + rng.below(120)));
+            writeln!(w.allocations, "{case_id},{},co_allocated,{from},{}", worker_id(co), to.map(|d| d.to_string()).unwrap_or_default())?;
+            co_allocation = Some((from, to));
+        }
+        if case_type == "dto" && rng.chance(80) {
+            let paired = rng.below(workers as u64) as usize;
+            writeln!(
+                w.allocations,
+                "{case_id},{},paired,{},",
+                worker_id(paired),
+                opened + Days::new(if rng.chance(70) { 0 } else { 1 + rng.below(10) })
+            )?;
         }
 
         let event = |w: &mut Writers, id: String, kind: &str, occurred: String, recorded: String, extra: &str| -> std::io::Result<()> {
@@ -298,6 +336,138 @@ pub fn generate(spec: &Spec, folder: &Path) -> std::io::Result<()> {
                     let kind = if rng.chance(50) { "caretaking.end" } else { "transfer.full" };
                     event(&mut w, next_event(), kind, end.to_string(), String::new(), ",,,,")?;
                 }
+            }
+        }
+
+        // The rest of the catalogue: each rule's events, mostly on time.
+        let on_time =
+            |rng: &mut Random, limit: u64, late_by: u64| if rng.chance(75) { rng.below(limit + 1) } else { limit + 1 + rng.below(late_by) };
+        let mut extra = |w: &mut Writers, kind: &str, day: NaiveDate, fields: &str| -> std::io::Result<()> {
+            if day <= spec.as_of {
+                event(w, next_event(), kind, stamp(at(day, 630)), String::new(), fields)?;
+            }
+            Ok(())
+        };
+        let during = (last_day - opened).num_days().max(1) as u64;
+        if rng.chance(18) {
+            let application = opened + Days::new(rng.below(during));
+            if rng.chance(80) {
+                extra(&mut w, "cmm.bail", application - Days::new(1 + rng.below(5)), ",,,,")?;
+            }
+            extra(&mut w, "bail.application", application, ",,,,")?;
+        }
+        if rng.chance(25) {
+            let sentence = opened + Days::new(1 + rng.below(during));
+            let psr = rng.chance(50);
+            extra(&mut w, "court.sentence", sentence, &format!(",,,,{psr}"))?;
+            if psr && rng.chance(75) {
+                extra(&mut w, "cmm.reoffending", sentence - Days::new(1 + rng.below(10)), ",,,,")?;
+            } else if !psr && rng.chance(85) {
+                extra(&mut w, "cmm.reoffending", sentence + Days::new(on_time(&mut rng, 20, 15)), ",,,,")?;
+            }
+        }
+        if case_type == "dto" || rng.chance(if next_steps { 30 } else { 5 }) {
+            let custody = opened + Days::new(rng.below(20));
+            extra(&mut w, "custody.start", custody, ",,,,")?;
+            let release = custody + Days::new(60 + rng.below(300));
+            if next_steps {
+                let mut visit = custody + Days::new(on_time(&mut rng, 7, 10));
+                while visit < release.min(last_day) {
+                    extra(&mut w, "visit.next_steps", visit, ",,,,")?;
+                    visit = visit + Days::new(on_time(&mut rng, 42, 20).max(7));
+                }
+            }
+            if release <= last_day {
+                extra(&mut w, "custody.release", release, ",,,,")?;
+                if rng.chance(85) {
+                    extra(&mut w, "cmm.release", release + Days::new(on_time(&mut rng, 28, 20)), ",,,,")?;
+                }
+            }
+        }
+        if rng.chance(12) {
+            let agreed = opened + Days::new(rng.below(during));
+            extra(&mut w, "transfer.agreed", agreed, ",,,,")?;
+            extra(&mut w, "transfer.request_out", agreed + Days::new(on_time(&mut rng, 1, 4)), ",,,,")?;
+            let allocated = agreed + Days::new(on_time(&mut rng, 2, 4));
+            extra(&mut w, "transfer.allocated", allocated, ",,,,")?;
+            if rng.chance(85) {
+                extra(&mut w, "meeting.three_way", allocated + Days::new(on_time(&mut rng, 6, 8)), ",,,,")?;
+            }
+            let docs = agreed + Days::new(rng.below(10));
+            extra(&mut w, "transfer.docs_received", docs, ",,,,")?;
+            extra(&mut w, "transfer.home_contacted", docs + Days::new(on_time(&mut rng, 2, 4)), ",,,,")?;
+        }
+        if rng.chance(15) {
+            let mam = opened + Days::new(rng.below(during));
+            extra(&mut w, "csc.mam", mam, &format!("{},,,,", rng.pick(LEVELS)))?;
+            extra(&mut w, "assessment.review", mam + Days::new(on_time(&mut rng, 6, 8)), ",,,,")?;
+            if rng.chance(85) {
+                extra(&mut w, "plan.intervention_review", mam + Days::new(on_time(&mut rng, 6, 8)), ",,,,")?;
+            }
+        }
+        match case_type {
+            "oocd" => {
+                let panel = opened + Days::new(rng.below(10));
+                extra(&mut w, "oocd.panel", panel, ",,,,")?;
+                if rng.chance(85) {
+                    extra(&mut w, "case_discussion", panel + Days::new(on_time(&mut rng, 42, 20)), ",,,,")?;
+                }
+            }
+            "my_future" if rng.chance(85) => extra(&mut w, "case_discussion", opened + Days::new(on_time(&mut rng, 42, 20)), ",,,,")?,
+            "specific_intervention" => {
+                extra(&mut w, "meeting.initial", opened + Days::new(on_time(&mut rng, 5, 5)), ",,,,")?;
+                if rng.chance(85) {
+                    extra(&mut w, "plan.action_plan", opened + Days::new(on_time(&mut rng, 12, 10)), ",,,,")?;
+                }
+            }
+            "crown_court_tracking" => {
+                extra(&mut w, "court.first_appearance", opened, ",,,,")?;
+                let mut contact = opened + Days::new(on_time(&mut rng, 5, 5));
+                while contact <= last_day {
+                    let mode = if rng.chance(40) { "face_to_face" } else { "phone" };
+                    extra(&mut w, "contact", contact, &format!(",,,{mode},"))?;
+                    contact = contact + Days::new(on_time(&mut rng, 28, 15).max(3));
+                }
+            }
+            _ => {}
+        }
+        if next_steps && rng.chance(85) {
+            extra(&mut w, "meeting.joint_services", opened + Days::new(on_time(&mut rng, 20, 15)), ",,,,")?;
+        }
+        if iss {
+            let mut review = opened + Days::new(on_time(&mut rng, 28, 10));
+            while review <= last_day {
+                extra(&mut w, "plan.intervention_review", review, ",,,,")?;
+                review = review + Days::new(on_time(&mut rng, 28, 15).max(5));
+            }
+        }
+        if gender == "F" && rng.chance(50) {
+            extra(&mut w, "allocation.rationale", opened + Days::new(rng.below(5)), ",,,,")?;
+        }
+        if let Some((from, to)) = co_allocation {
+            if rng.chance(85) {
+                extra(&mut w, "coallocation.agreement", from + Days::new(on_time(&mut rng, 5, 5)), ",,,,")?;
+            }
+            let end = to.unwrap_or(last_day).min(last_day);
+            let mut discussion = from + Days::new(on_time(&mut rng, 42, 15));
+            while discussion <= end {
+                extra(&mut w, "coallocation.discussion", discussion, ",,,,")?;
+                discussion = discussion + Days::new(on_time(&mut rng, 42, 15).max(7));
+            }
+        }
+        if rng.chance(12) {
+            let start = opened + Days::new(rng.below(during));
+            extra(&mut w, "caretaking.start", start, ",,,,")?;
+            if rng.chance(70) {
+                extra(&mut w, "caretaking.review", start + Days::new(on_time(&mut rng, 88, 30)), ",,,,")?;
+            }
+            if rng.chance(60) {
+                extra(
+                    &mut w,
+                    if rng.chance(50) { "caretaking.end" } else { "transfer.full" },
+                    start + Days::new(30 + rng.below(150)),
+                    ",,,,",
+                )?;
             }
         }
 
