@@ -121,6 +121,9 @@ struct RunArgs {
     /// Register of accepted exceptions [default: exceptions.csv in the input folder, if present].
     #[arg(long, value_name = "FILE")]
     exceptions: Option<PathBuf>,
+    /// Say more on standard error: time and memory per phase.
+    #[arg(short, long)]
+    verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -250,6 +253,7 @@ fn print_out(text: &str) -> Result<(), Failure> {
 }
 
 fn run(args: RunArgs, command_line: Vec<String>) -> Result<(), Failure> {
+    let verbose = args.verbose;
     check_profile(&args.input.profile)?;
     if let (Some(from), Some(to)) = (args.from, args.to) {
         if from > to {
@@ -272,6 +276,16 @@ fn run(args: RunArgs, command_line: Vec<String>) -> Result<(), Failure> {
     };
     let started = std::time::Instant::now();
     let summary = crate::audit(&plan)?;
+    if verbose {
+        for phase in &summary.phases {
+            eprintln!(
+                "yjaudit: phase {:<9} {:>7.2} s, peak memory so far {}",
+                phase.name,
+                phase.seconds,
+                phase.peak_mib.map_or("unknown".into(), |m| format!("{m:.0} MiB"))
+            );
+        }
+    }
     eprintln!(
         "yjaudit: {} findings ({} overdue, {} due, {} late, {} met, {} pending), {} rows rejected, {} rule(s) not assessed; written to {} in {:.1} s",
         summary.findings,

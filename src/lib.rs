@@ -100,9 +100,43 @@ pub fn load_rules(
     Ok((rule_set, config, calendar))
 }
 
+/// Wall time and peak memory (so far) at the end of each phase.
+struct Phases(Vec<Phase>, Option<std::time::Instant>);
+
+#[derive(Clone, Debug)]
+pub struct Phase {
+    pub name: &'static str,
+    pub seconds: f64,
+    /// The process's peak resident memory so far, in MiB (Linux only).
+    pub peak_mib: Option<f64>,
+}
+
+impl Phases {
+    fn start() -> Phases {
+        Phases(Vec::new(), Some(std::time::Instant::now()))
+    }
+
+    fn done(&mut self, name: &'static str) {
+        let started = *self.1.get_or_insert_with(std::time::Instant::now);
+        let now = std::time::Instant::now();
+        let before: f64 = self.0.iter().map(|p| p.seconds).sum();
+        self.0.push(Phase { name, seconds: (now - started).as_secs_f64() - before, peak_mib: peak_memory_mib() });
+    }
+}
+
+/// VmHWM from /proc/self/status.
+pub fn peak_memory_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
 /// What a finished run tells the operator.
 #[derive(Clone, Debug)]
 pub struct Summary {
+    /// Time and memory by phase: ingest, rules, findings, outputs.
+    pub phases: Vec<Phase>,
     pub findings: usize,
     pub counts: std::collections::BTreeMap<&'static str, u64>,
     pub rows_rejected: u64,
@@ -120,13 +154,17 @@ pub fn audit(plan: &Plan) -> Result<Summary, Failure> {
         Some(path) => exceptions::Register::load(&path, &rule_set)?,
         None => exceptions::Register::default(),
     };
+    let mut phases = Phases::start();
     let ingest = source::load(&plan.input)?;
+    phases.done("ingest");
     let extract = &ingest.extract;
     let (assessed, not_assessed) = engine::assessable(&rule_set.rules, extract);
     let ctx = kinds::Context { extract, calendar: &calendar, as_of: plan.as_of };
     let obligations = engine::evaluate(&assessed, &ctx);
     let judgement = findings::Judgement { as_of: plan.as_of, look_ahead_days, period: plan.period };
+    phases.done("rules");
     let findings = findings::judge(obligations, &assessed, extract, &judgement, &register);
+    phases.done("findings");
     let run = output::RunRecord {
         ingest: &ingest,
         rules: &assessed,
@@ -143,7 +181,9 @@ pub fn audit(plan: &Plan) -> Result<Summary, Failure> {
         register: &register,
     };
     output::publish::publish(&plan.out, |folder| output::write_all(folder, &run))?;
+    phases.done("outputs");
     Ok(Summary {
+        phases: phases.0,
         findings: findings.len(),
         counts: run.status_counts(),
         rows_rejected: ingest.rows_rejected(),

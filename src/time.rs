@@ -65,12 +65,55 @@ impl fmt::Display for Moment {
     /// `YYYY-MM-DD` for a bare date, else `YYYY-MM-DDTHH:MM` with `:SS` only
     /// when the seconds are not zero (contract section 5).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.bare { write!(f, "{}", self.at.date().format("%Y-%m-%d")) } else { write_date_time(f, self.at) }
+        let mut text = String::with_capacity(19);
+        push_moment(&mut text, *self);
+        f.write_str(&text)
     }
 }
 
-fn write_date_time(f: &mut fmt::Formatter<'_>, at: NaiveDateTime) -> fmt::Result {
-    if at.second() == 0 { write!(f, "{}", at.format("%Y-%m-%dT%H:%M")) } else { write!(f, "{}", at.format("%Y-%m-%dT%H:%M:%S")) }
+fn push_digits(buf: &mut String, value: u32, width: usize) {
+    let mut digits = [b'0'; 4];
+    let mut v = value;
+    for slot in digits[..width].iter_mut().rev() {
+        *slot = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    buf.extend(digits[..width].iter().map(|&d| d as char));
+}
+
+/// Appends `YYYY-MM-DD` (four-digit years, as the accepted range is).
+pub fn push_date(buf: &mut String, date: NaiveDate) {
+    push_digits(buf, date.year().clamp(0, 9999) as u32, 4);
+    buf.push('-');
+    push_digits(buf, date.month(), 2);
+    buf.push('-');
+    push_digits(buf, date.day(), 2);
+}
+
+/// Appends `YYYY-MM-DDTHH:MM`, with `:SS` only when not zero.
+pub fn push_date_time(buf: &mut String, at: NaiveDateTime) {
+    push_date(buf, at.date());
+    buf.push('T');
+    push_digits(buf, at.hour(), 2);
+    buf.push(':');
+    push_digits(buf, at.minute(), 2);
+    if at.second() != 0 {
+        buf.push(':');
+        push_digits(buf, at.second(), 2);
+    }
+}
+
+/// Appends a moment as the contract writes it.
+pub fn push_moment(buf: &mut String, m: Moment) {
+    if m.bare { push_date(buf, m.at.date()) } else { push_date_time(buf, m.at) }
+}
+
+/// Appends a due as the contract writes it.
+pub fn push_due(buf: &mut String, due: Due) {
+    match due {
+        Due::Date(d) => push_date(buf, d),
+        Due::At(at) => push_date_time(buf, at),
+    }
 }
 
 /// When an obligation falls due: the end of a date, or an exact local moment
@@ -112,10 +155,9 @@ impl Due {
 
 impl fmt::Display for Due {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Due::Date(d) => write!(f, "{}", d.format("%Y-%m-%d")),
-            Due::At(at) => write_date_time(f, at),
-        }
+        let mut text = String::with_capacity(19);
+        push_due(&mut text, *self);
+        f.write_str(&text)
     }
 }
 

@@ -3,9 +3,10 @@
 
 pub mod publish;
 pub mod report;
+mod rows;
 
 use crate::engine::NotAssessed;
-use crate::findings::{self, COLUMNS, Finding, Status};
+use crate::findings::{Finding, Status};
 use crate::model::Extract;
 use crate::rules::Rule;
 use crate::source::{Ingest, Rejected};
@@ -64,41 +65,6 @@ pub fn create(path: &Path) -> std::io::Result<BufWriter<File>> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     Ok(BufWriter::with_capacity(1 << 20, options.open(path)?))
-}
-
-/// findings.csv: the fixed columns, spreadsheet-safe cells.
-pub fn write_findings_csv(path: &Path, run: &RunRecord) -> std::io::Result<()> {
-    let mut writer = csv::Writer::from_writer(create(path)?);
-    writer.write_record(COLUMNS.iter().chain(&EXTRA_COLUMNS))?;
-    for f in run.findings {
-        let row = findings::row(f, run.rules, run.extract());
-        let extra = run.extra(f);
-        writer.write_record(row.iter().chain(&extra).map(|cell| spreadsheet_safe(cell).into_owned()))?;
-    }
-    writer.into_inner().map_err(|e| e.into_error())?.flush()
-}
-
-/// findings.json: the same rows, values exactly as found; empty = null,
-/// overdue_days a number.
-pub fn write_findings_json(path: &Path, run: &RunRecord) -> std::io::Result<()> {
-    let mut out = create(path)?;
-    out.write_all(b"[")?;
-    for (i, f) in run.findings.iter().enumerate() {
-        let row = findings::row(f, run.rules, run.extract());
-        let mut object = serde_json::Map::new();
-        for (name, value) in COLUMNS.iter().chain(&EXTRA_COLUMNS).zip(row.into_iter().chain(run.extra(f))) {
-            let value = match (*name, value.is_empty()) {
-                (_, true) => serde_json::Value::Null,
-                ("overdue_days", false) => serde_json::Value::from(value.parse::<i64>().expect("overdue_days is a number")),
-                (_, false) => serde_json::Value::String(value),
-            };
-            object.insert(name.to_string(), value);
-        }
-        out.write_all(if i == 0 { b"\n" } else { b",\n" })?;
-        serde_json::to_writer(&mut out, &object)?;
-    }
-    out.write_all(if run.findings.is_empty() { b"]\n" } else { b"\n]\n" })?;
-    out.flush()
 }
 
 /// rejected.csv: file, line, column, value, reason.
@@ -244,8 +210,7 @@ pub fn write_manifest(path: &Path, run: &RunRecord) -> std::io::Result<()> {
 
 /// Writes every output file into `folder` (which must exist and be empty).
 pub fn write_all(folder: &Path, run: &RunRecord) -> std::io::Result<()> {
-    write_findings_csv(&folder.join("findings.csv"), run)?;
-    write_findings_json(&folder.join("findings.json"), run)?;
+    rows::write_findings(&folder.join("findings.csv"), &folder.join("findings.json"), run)?;
     write_rejected_csv(&folder.join("rejected.csv"), &run.ingest.rejected)?;
     write_manifest(&folder.join("manifest.json"), run)?;
     report::write_index(&folder.join("index.html"), run)

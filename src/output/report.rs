@@ -134,18 +134,26 @@ fn item(f: &Finding, run: &RunRecord) -> Item {
     }
 }
 
-/// Items of the given statuses grouped by team, then worker, oldest due first.
+/// Items of the given statuses grouped by team, then worker, oldest due
+/// first; only the first `MAX_LISTED` are rendered (the CSVs hold all).
 fn listed(run: &RunRecord, statuses: &[Status]) -> (Vec<Item>, usize) {
+    let extract = run.extract();
+    let team = |f: &Finding| match (f.case, f.worker) {
+        (Some(c), _) => extract.cases[c as usize].team.as_deref().unwrap_or(""),
+        (None, Some(w)) => extract.staff(w).and_then(|s| s.team.as_deref()).unwrap_or(""),
+        (None, None) => "",
+    };
+    let worker = |f: &Finding| f.worker.map_or("", |w| &*extract.workers[w as usize].id);
+    let case = |f: &Finding| f.case.map_or("", |c| &*extract.cases[c as usize].id);
     let mut chosen: Vec<&Finding> = run.findings.iter().filter(|f| statuses.contains(&f.status) && f.accepted.is_none()).collect();
     let total = chosen.len();
-    let mut items: Vec<(Item, chrono::NaiveDate)> = Vec::new();
-    chosen.sort_by_key(|f| f.obligation.due.date());
-    for f in chosen {
-        items.push((item(f, run), f.obligation.due.date()));
+    let key = |f: &&Finding| (team(f), worker(f), f.obligation.due.date(), case(f));
+    if chosen.len() > MAX_LISTED {
+        chosen.select_nth_unstable_by(MAX_LISTED, |a, b| key(a).cmp(&key(b)));
+        chosen.truncate(MAX_LISTED);
     }
-    items.sort_by(|a, b| (&a.0.team, &a.0.worker, a.1, &a.0.case_id).cmp(&(&b.0.team, &b.0.worker, b.1, &b.0.case_id)));
-    items.truncate(MAX_LISTED);
-    (items.into_iter().map(|(i, _)| i).collect(), total)
+    chosen.sort_by(|a, b| key(a).cmp(&key(b)));
+    (chosen.into_iter().map(|f| item(f, run)).collect(), total)
 }
 
 pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
