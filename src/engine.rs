@@ -2,7 +2,7 @@
 //! caseless events, in parallel. Order of results does not depend on thread
 //! timing: findings are sorted afterwards.
 
-use crate::kinds::{Context, Obligation, Unit};
+use crate::kinds::{Context, Unit};
 use crate::model::Extract;
 use crate::rules::Rule;
 use rayon::prelude::*;
@@ -56,7 +56,7 @@ pub fn assessable<'r>(rules: &'r [Rule], extract: &Extract) -> (Vec<&'r Rule>, V
 }
 
 /// Every obligation every rule finds, tagged with the rule's index in `rules`.
-pub fn evaluate(rules: &[&Rule], ctx: &Context) -> Vec<(u16, Obligation)> {
+pub fn evaluate(rules: &[&Rule], ctx: &Context) -> Vec<crate::findings::Finding> {
     let run = |unit: Unit| {
         let mut found = Vec::new();
         let mut scratch = Vec::new();
@@ -68,13 +68,13 @@ pub fn evaluate(rules: &[&Rule], ctx: &Context) -> Vec<(u16, Obligation)> {
             }
             rule.kind.evaluate(ctx, unit, &mut scratch);
             // A policy version judges only the obligations whose clock started while it was in force.
-            found.extend(scratch.drain(..).filter(|o| rule.in_force_on(o.trigger_at.date())).map(|o| (index as u16, o)));
+            found.extend(scratch.drain(..).filter(|o| rule.in_force_on(o.trigger_at.date())).map(|o| crate::findings::unjudged(index as u16, o)));
         }
         found
     };
     let cases = (0..ctx.extract.cases.len() as u32).into_par_iter().with_min_len(64).flat_map_iter(|c| run(Unit::Case(c)));
     let workers = (0..ctx.extract.workers.len() as u32).into_par_iter().with_min_len(16).flat_map_iter(|w| run(Unit::Worker(w)));
-    let mut all: Vec<(u16, Obligation)> = cases.chain(workers).collect();
+    let mut all: Vec<crate::findings::Finding> = cases.chain(workers).collect();
     all.extend(run(Unit::Caseless));
     all
 }

@@ -7,7 +7,6 @@ use crate::rules::Rule;
 use crate::time::{Due, days_between};
 use chrono::NaiveDate;
 use rayon::prelude::*;
-use std::cmp::Ordering;
 
 /// The fixed leading columns of findings.csv (contract section 4).
 pub const COLUMNS: [&str; 11] = [
@@ -92,52 +91,89 @@ pub struct Finding {
     pub accepted: Option<u32>,
 }
 
-/// Judges, attributes, filters to the period and sorts.
+/// A finding as the engine first makes it: not yet judged or attributed.
+pub fn unjudged(rule: u16, obligation: Obligation) -> Finding {
+    Finding { rule, case: obligation.case, worker: obligation.worker, obligation, status: Status::Pending, overdue_days: None, accepted: None }
+}
+
+/// Judges, attributes, filters to the period and sorts, in place (the
+/// findings of a national extract are the largest thing in memory).
 pub fn judge(
-    found: Vec<(u16, Obligation)>,
+    mut findings: Vec<Finding>,
     rules: &[&Rule],
     extract: &Extract,
     judgement: &Judgement,
     register: &crate::exceptions::Register,
 ) -> Vec<Finding> {
     let acceptances: Vec<(usize, &crate::exceptions::Acceptance)> = register.in_force(judgement.as_of).collect();
-    let mut findings: Vec<Finding> = found
-        .into_par_iter()
-        .filter(|(_, o)| judgement.in_period(o.due))
-        .map(|(rule, o)| {
-            let worker = match (o.worker, o.case) {
-                (Some(w), _) => Some(w),
-                (None, Some(case)) => extract.primary_at(case, o.due.last_moment()),
-                (None, None) => None,
-            };
-            let (status, overdue_days) = judgement.status(o.due, o.done_at);
-            let mut finding = Finding { rule, case: o.case, worker, obligation: o, status, overdue_days, accepted: None };
-            if !acceptances.is_empty() {
-                let text = row(&finding, rules, extract);
-                finding.accepted =
-                    acceptances.iter().find(|(_, a)| a.matches(&text[0], &text[1], &text[2], &text[4])).map(|(i, _)| *i as u32);
-            }
-            finding
-        })
-        .collect();
-    findings.par_sort_unstable_by(|a, b| compare(a, b, rules, extract));
+    if judgement.period != (None, None) {
+        findings.retain(|f| judgement.in_period(f.obligation.due));
+    }
+    findings.par_iter_mut().for_each(|f| {
+        let o = &f.obligation;
+        if f.worker.is_none() {
+            f.worker = o.case.and_then(|case| extract.primary_at(case, o.due.last_moment()));
+        }
+        (f.status, f.overdue_days) = judgement.status(o.due, o.done_at);
+        if !acceptances.is_empty() {
+            let text = row(f, rules, extract);
+            f.accepted = acceptances.iter().find(|(_, a)| a.matches(&text[0], &text[1], &text[2], &text[4])).map(|(i, _)| *i as u32);
+        }
+    });
+    sort(&mut findings, rules, extract);
     findings
 }
 
 /// Sorts by rule, case_id, worker_id, due_at, trigger_event_id as byte
-/// strings (empty first), then the remaining columns.
-fn compare(a: &Finding, b: &Finding, rules: &[&Rule], extract: &Extract) -> Ordering {
-    let case_id = |f: &Finding| f.case.map_or("", |c| &*extract.cases[c as usize].id);
-    let worker_id = |f: &Finding| f.worker.map_or("", |w| &*extract.workers[w as usize].id);
-    let event_id = |e: Option<u32>| e.map_or("", |e| &*extract.events[e as usize].id);
-    rules[a.rule as usize]
-        .code
-        .cmp(&rules[b.rule as usize].code)
-        .then_with(|| case_id(a).cmp(case_id(b)))
-        .then_with(|| worker_id(a).cmp(worker_id(b)))
-        .then_with(|| due_key(a.obligation.due).cmp(&due_key(b.obligation.due)))
-        .then_with(|| event_id(a.obligation.trigger_event).cmp(event_id(b.obligation.trigger_event)))
-        .then_with(|| row(a, rules, extract).cmp(&row(b, rules, extract)))
+/// strings (empty first), then the remaining columns. Ids compare by their
+/// precomputed ranks (the same order as their bytes): the sort runs on
+/// compact integer keys, and strings are only compared between rows that
+/// tie on all five.
+fn sort(findings: &mut [Finding], rules: &[&Rule], extract: &Extract) {
+    // Versions of one rule share a place in the order (rules come sorted by code).
+    let code_rank: Vec<u64> = rules.iter().map(|r| rules.iter().position(|x| x.code == r.code).unwrap_or(0) as u64).collect();
+    let mut keys: Vec<(u64, u128, u32)> = findings
+        .par_iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let case = f.case.map_or(0, |c| extract.case_rank[c as usize] as u64 + 1);
+            let worker = f.worker.map_or(0, |w| extract.worker_rank[w as usize] as u128 + 1);
+            let trigger = f.obligation.trigger_event.map_or(0, |e| extract.events[e as usize].rank as u128 + 1);
+            ((code_rank[f.rule as usize] << 32) | case, (worker << 96) | ((due_number(f.obligation.due) as u128) << 32) | trigger, i as u32)
+        })
+        .collect();
+    keys.par_sort_unstable();
+    // Rows equal on every key: order them by their remaining columns.
+    let mut start = 0;
+    while start < keys.len() {
+        let mut end = start + 1;
+        while end < keys.len() && keys[end].0 == keys[start].0 && keys[end].1 == keys[start].1 {
+            end += 1;
+        }
+        if end - start > 1 {
+            keys[start..end].sort_by_cached_key(|k| row(&findings[k.2 as usize], rules, extract));
+        }
+        start = end;
+    }
+    // Apply the order in place, following each cycle of the permutation.
+    let mut order: Vec<u32> = keys.into_iter().map(|k| k.2).collect();
+    for i in 0..order.len() {
+        let mut current = i;
+        while order[current] as usize != i {
+            let next = order[current] as usize;
+            findings.swap(current, next);
+            order[current] = current as u32;
+            current = next;
+        }
+        order[current] = current as u32;
+    }
+}
+
+/// A due as a number that sorts as its text: a date before any time that day.
+fn due_number(due: Due) -> u64 {
+    let (date, is_time, seconds) = due_key(due);
+    let days = (date - NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid")).num_days().max(0) as u64;
+    (days << 18) | ((is_time as u64) << 17) | chrono::Timelike::num_seconds_from_midnight(&seconds) as u64
 }
 
 /// Orders dues as their text sorts: a date before any date-time that day.

@@ -252,6 +252,9 @@ impl Allocation {
 #[derive(Clone, Debug)]
 pub struct Event {
     pub id: Box<str>,
+    /// Place of `id` in the byte order of all event ids (sorting by it is
+    /// sorting by id).
+    pub rank: u32,
     pub line: u32,
     pub case: Option<CaseIdx>,
     pub worker: Option<WorkerIdx>,
@@ -304,6 +307,9 @@ pub struct Extract {
     pub absences: Vec<Absence>,
     pub present: FilesPresent,
     pub worker_index: HashMap<Box<str>, WorkerIdx>,
+    /// Place of each case's and worker's id in byte order.
+    pub case_rank: Vec<u32>,
+    pub worker_rank: Vec<u32>,
 }
 
 impl Extract {

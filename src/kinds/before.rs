@@ -92,6 +92,9 @@ impl Before {
     pub fn evaluate(&self, ctx: &Context, unit: Unit, out: &mut Vec<Obligation>) {
         match (&self.anchor, unit) {
             (Anchor::Events(anchor), Unit::Case(case)) => {
+                if !ctx.extract.events_of_case(case).iter().any(|e| anchor.types.contains(e.kind)) {
+                    return;
+                }
                 let expected = self.expected.as_ref().expect("event anchors expect events");
                 let record = Some(&ctx.extract.cases[case as usize]);
                 let mut levels = Levels::default();

@@ -43,6 +43,9 @@ impl Duration {
 
     pub fn evaluate(&self, ctx: &Context, unit: Unit, out: &mut Vec<Obligation>) {
         let Unit::Case(case) = unit else { return };
+        if !ctx.extract.events_of_case(case).iter().any(|e| self.start.types.contains(e.kind)) {
+            return;
+        }
         let closed_on = ctx.extract.cases[case as usize].closed_on.filter(|_| self.closure_ends);
         let events = ctx.case_events(case);
         let record = Some(&ctx.extract.cases[case as usize]);

@@ -298,7 +298,7 @@ pub fn read_all(present: &BTreeMap<String, PathBuf>) -> Result<Ingest, InputErro
         let psr = c.boolean(10)?;
         let case = c.optional(1).map(case_ref).transpose()?;
         let worker = c.optional(2).map(|w| note_worker(&mut workers, "events.csv", row.line, w));
-        events.push(Event { id: id.into(), line: row.line as u32, case, worker, kind, occurred, recorded, rosh, saw, lor, mode, psr });
+        events.push(Event { id: id.into(), rank: 0, line: row.line as u32, case, worker, kind, occurred, recorded, rosh, saw, lor, mode, psr });
         Ok(())
     })?;
     absorb(&mut ledger, "events.csv", result);
@@ -407,6 +407,15 @@ fn reject_duplicate_events(events: &mut Vec<Event>, ledger: &mut Ledger) {
             duplicate[pair[1] as usize] = true;
         }
     }
+    // Each kept event's place in event_id order: the sorts that follow
+    // compare these numbers instead of the strings.
+    let mut rank = 0;
+    for &i in &order {
+        if !duplicate[i as usize] {
+            events[i as usize].rank = rank;
+            rank += 1;
+        }
+    }
     if !duplicate.contains(&true) {
         return;
     }
@@ -438,7 +447,7 @@ fn index(
 ) -> Extract {
     let no_case = CaseIdx::MAX;
     events.par_sort_unstable_by(|a, b| {
-        (a.case.unwrap_or(no_case), a.occurred.at).cmp(&(b.case.unwrap_or(no_case), b.occurred.at)).then_with(|| a.id.cmp(&b.id))
+        (a.case.unwrap_or(no_case), a.occurred.at, a.rank).cmp(&(b.case.unwrap_or(no_case), b.occurred.at, b.rank))
     });
     let case_events = ranges(cases.len(), events.iter().map_while(|e| e.case));
     allocations.sort_by(|a, b| (a.case, a.from.at, a.line).cmp(&(b.case, b.from.at, b.line)));
@@ -447,13 +456,24 @@ fn index(
     let mut worker_event_order: Vec<EventIdx> = (0..events.len() as u32).filter(|&i| events[i as usize].worker.is_some()).collect();
     worker_event_order.par_sort_unstable_by(|&a, &b| {
         let (a, b) = (&events[a as usize], &events[b as usize]);
-        (a.worker, a.occurred.at).cmp(&(b.worker, b.occurred.at)).then_with(|| a.id.cmp(&b.id))
+        (a.worker, a.occurred.at, a.rank).cmp(&(b.worker, b.occurred.at, b.rank))
     });
     let worker_events = ranges(workers.list.len(), worker_event_order.iter().filter_map(|&i| events[i as usize].worker));
     let mut worker_allocation_order: Vec<u32> = (0..allocations.len() as u32).collect();
     worker_allocation_order.sort_by_key(|&i| (allocations[i as usize].worker, allocations[i as usize].from.at, i));
     let worker_allocations = ranges(workers.list.len(), worker_allocation_order.iter().map(|&i| allocations[i as usize].worker));
 
+    let rank = |ids: Vec<&str>| {
+        let mut order: Vec<u32> = (0..ids.len() as u32).collect();
+        order.par_sort_unstable_by(|&a, &b| ids[a as usize].cmp(ids[b as usize]));
+        let mut rank = vec![0; ids.len()];
+        for (place, &i) in order.iter().enumerate() {
+            rank[i as usize] = place as u32;
+        }
+        rank
+    };
+    let case_rank = rank(cases.iter().map(|c| &*c.id).collect());
+    let worker_rank = rank(workers.list.iter().map(|w| &*w.id).collect());
     Extract {
         cases,
         workers: workers.list,
@@ -468,6 +488,8 @@ fn index(
         absences,
         present,
         worker_index: workers.index,
+        case_rank,
+        worker_rank,
     }
 }
 
