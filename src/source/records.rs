@@ -118,23 +118,49 @@ fn trim_bytes(bytes: &[u8]) -> &[u8] {
 /// is unusable (not a regular file, empty, wrong encoding, header unusable).
 pub fn read_table(
     path: &Path,
-    file: &str,
+    file_name: &str,
     columns: &[ColumnSpec],
     mut parse: impl FnMut(&Row) -> Result<(), RowReject>,
 ) -> Result<(FileReport, Vec<Rejected>), InputError> {
-    let unusable = |message: String| InputError { file: file.to_string(), message };
+    let unusable = |message: String| InputError { file: file_name.to_string(), message };
     let metadata = std::fs::metadata(path).map_err(|e| unusable(format!("cannot open: {e}")))?;
     if !metadata.is_file() {
         return Err(unusable("is not a regular file (a folder, FIFO or device cannot be an extract)".into()));
     }
-    let bytes = std::fs::read(path).map_err(|e| unusable(format!("cannot read: {e}")))?;
-    let sha256 = format!("{:x}", Sha256::digest(&bytes));
-    check_encoding(&bytes).map_err(unusable)?;
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let file = std::fs::File::open(path).map_err(|e| unusable(format!("cannot read: {e}")))?;
+    // Mapped, not copied: a national events.csv is gigabytes. (An extract
+    // rewritten while the run reads it would give a wrong hash and rows; the
+    // nightly job copies extracts in before the run.)
+    let mapped = if metadata.len() == 0 {
+        None
+    } else {
+        // SAFETY: the mapping is only read, and lives while `bytes` is used.
+        Some(unsafe { memmap2::Mmap::map(&file) }.map_err(|e| unusable(format!("cannot read: {e}")))?)
+    };
+    let bytes: &[u8] = mapped.as_deref().unwrap_or(&[]);
+    check_encoding(bytes).map_err(unusable)?;
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    std::thread::scope(|scope| {
+        let hashing = scope.spawn(|| format!("{:x}", Sha256::digest(bytes)));
+        let read = read_records(body, file_name, columns, &mut parse);
+        read.map(|(mut report, rejected)| {
+            report.sha256 = hashing.join().expect("hashing does not panic");
+            (report, rejected)
+        })
+    })
+}
+
+fn read_records(
+    body: &[u8],
+    file: &str,
+    columns: &[ColumnSpec],
+    parse: &mut impl FnMut(&Row) -> Result<(), RowReject>,
+) -> Result<(FileReport, Vec<Rejected>), InputError> {
+    let unusable = |message: String| InputError { file: file.to_string(), message };
 
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(body);
     let mut lines = LineCounter::default();
-    let mut report = FileReport { sha256, ..FileReport::default() };
+    let mut report = FileReport::default();
     let mut rejected = Vec::new();
 
     // The header is the first non-blank record.

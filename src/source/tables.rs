@@ -284,8 +284,8 @@ pub fn read_all(present: &BTreeMap<String, PathBuf>) -> Result<Ingest, InputErro
         }
     }
 
-    // events.csv
-    let mut events = Vec::new();
+    // events.csv (sized from the file: a growing Vec of millions copies itself)
+    let mut events = Vec::with_capacity(std::fs::metadata(&present["events.csv"]).map_or(0, |m| m.len() as usize / 64));
     let result = read_table(&present["events.csv"], "events.csv", EVENT_COLUMNS, |row| {
         let c = Cells { row, columns: EVENT_COLUMNS };
         let id = c.required(0)?;
