@@ -179,14 +179,6 @@ fn today_in_london() -> chrono::NaiveDate {
     chrono::Utc::now().with_timezone(&chrono_tz::Europe::London).date_naive()
 }
 
-fn check_profile(profile: &str) -> Result<(), Failure> {
-    if profile.eq_ignore_ascii_case("canonical") {
-        Ok(())
-    } else {
-        Err(Failure::Usage(format!("unknown profile `{profile}`: this build reads the `canonical` profile (data-contract.md section 1)")))
-    }
-}
-
 /// Runs the command line and returns the exit status.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let args: Vec<OsString> = args.into_iter().collect();
@@ -254,7 +246,6 @@ fn print_out(text: &str) -> Result<(), Failure> {
 
 fn run(args: RunArgs, command_line: Vec<String>) -> Result<(), Failure> {
     let verbose = args.verbose;
-    check_profile(&args.input.profile)?;
     if let (Some(from), Some(to)) = (args.from, args.to) {
         if from > to {
             return Err(Failure::Usage(format!("--from {from} is after --to {to}")));
@@ -303,9 +294,9 @@ fn run(args: RunArgs, command_line: Vec<String>) -> Result<(), Failure> {
 }
 
 fn check(args: InputArgs) -> Result<(), Failure> {
-    check_profile(&args.profile)?;
     let input = bundled(args.input, "sample-data/canonical");
-    let ingest = crate::source::load(&input)?;
+    let profile = crate::source::profile::Profile::resolve(&args.profile, &bundled(None, "rules"))?;
+    let ingest = crate::source::load(&input, &profile)?;
     let mut text = format!("Extract {} (profile {}): usable.\n", input.display(), args.profile);
     for (name, report) in &ingest.files {
         text += &format!("  {name}: {} rows read, {} used, {} rejected\n", report.rows_read, report.rows_used, report.rows_rejected);

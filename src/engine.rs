@@ -68,7 +68,9 @@ pub fn evaluate(rules: &[&Rule], ctx: &Context) -> Vec<crate::findings::Finding>
             }
             rule.kind.evaluate(ctx, unit, &mut scratch);
             // A policy version judges only the obligations whose clock started while it was in force.
-            found.extend(scratch.drain(..).filter(|o| rule.in_force_on(o.trigger_at.date())).map(|o| crate::findings::unjudged(index as u16, o)));
+            found.extend(
+                scratch.drain(..).filter(|o| rule.in_force_on(o.trigger_at.date())).map(|o| crate::findings::unjudged(index as u16, o)),
+            );
         }
         found
     };

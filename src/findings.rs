@@ -93,7 +93,15 @@ pub struct Finding {
 
 /// A finding as the engine first makes it: not yet judged or attributed.
 pub fn unjudged(rule: u16, obligation: Obligation) -> Finding {
-    Finding { rule, case: obligation.case, worker: obligation.worker, obligation, status: Status::Pending, overdue_days: None, accepted: None }
+    Finding {
+        rule,
+        case: obligation.case,
+        worker: obligation.worker,
+        obligation,
+        status: Status::Pending,
+        overdue_days: None,
+        accepted: None,
+    }
 }
 
 /// Judges, attributes, filters to the period and sorts, in place (the

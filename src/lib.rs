@@ -155,7 +155,8 @@ pub fn audit(plan: &Plan) -> Result<Summary, Failure> {
         None => exceptions::Register::default(),
     };
     let mut phases = Phases::start();
-    let ingest = source::load(&plan.input)?;
+    let profile = source::profile::Profile::resolve(&plan.profile, &plan.rules)?;
+    let ingest = source::load(&plan.input, &profile)?;
     phases.done("ingest");
     let extract = &ingest.extract;
     let (assessed, not_assessed) = engine::assessable(&rule_set.rules, extract);

@@ -190,6 +190,13 @@ pub struct Case {
 }
 
 impl Case {
+    /// Whether two rows describe the same case (a wide export repeats it).
+    pub fn same_as(&self, other: &Case) -> bool {
+        (&self.id, &self.child_id, &self.initials, self.gender, &self.team, self.case_type, self.opened_on, self.closed_on)
+            == (&other.id, &other.child_id, &other.initials, other.gender, &other.team, other.case_type, other.opened_on, other.closed_on)
+            && (self.looked_after, self.next_steps, self.iss) == (other.looked_after, other.next_steps, other.iss)
+    }
+
     /// The first moment after the case closed (exclusive end), if closed.
     pub fn closed_after(&self) -> Option<NaiveDateTime> {
         self.closed_on.map(end_of_day_exclusive)
@@ -304,7 +311,9 @@ pub struct Extract {
     pub case_allocations: Vec<Range<u32>>,
     pub worker_allocation_order: Vec<u32>,
     pub worker_allocations: Vec<Range<u32>>,
+    /// Absences grouped by worker.
     pub absences: Vec<Absence>,
+    pub worker_absences: Vec<Range<u32>>,
     pub present: FilesPresent,
     pub worker_index: HashMap<Box<str>, WorkerIdx>,
     /// Place of each case's and worker's id in byte order.
@@ -332,6 +341,11 @@ impl Extract {
     pub fn allocations_of_worker(&self, worker: WorkerIdx) -> impl Iterator<Item = &Allocation> {
         let r = &self.worker_allocations[worker as usize];
         self.worker_allocation_order[r.start as usize..r.end as usize].iter().map(|&i| &self.allocations[i as usize])
+    }
+
+    pub fn absences_of_worker(&self, worker: WorkerIdx) -> &[Absence] {
+        let r = &self.worker_absences[worker as usize];
+        &self.absences[r.start as usize..r.end as usize]
     }
 
     pub fn staff(&self, worker: WorkerIdx) -> Option<&StaffRecord> {

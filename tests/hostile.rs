@@ -15,7 +15,7 @@ fn ingest_with(file: &str, content: &[u8]) -> Result<yjaudit::source::Ingest, St
     std::fs::write(dir.path().join("cases.csv"), CASES).unwrap();
     std::fs::write(dir.path().join("events.csv"), EVENTS).unwrap();
     std::fs::write(dir.path().join(file), content).unwrap();
-    yjaudit::source::load(dir.path()).map_err(|e| e.to_string())
+    yjaudit::source::load(dir.path(), &yjaudit::source::profile::Profile::canonical()).map_err(|e| e.to_string())
 }
 
 fn reconciles(ingest: &yjaudit::source::Ingest) {
@@ -123,7 +123,7 @@ fn a_fifo_is_unusable_not_a_wait() {
         let fifo = dir.path().join("events.csv");
         let status = std::process::Command::new("mkfifo").arg(&fifo).status();
         if status.map(|s| s.success()).unwrap_or(false) {
-            let error = yjaudit::source::load(dir.path()).unwrap_err();
+            let error = yjaudit::source::load(dir.path(), &yjaudit::source::profile::Profile::canonical()).unwrap_err();
             assert!(error.to_string().contains("not a regular file"), "{error}");
         }
     }

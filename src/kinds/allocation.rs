@@ -222,9 +222,9 @@ impl AllocationRule {
                             let date = a.from.date();
                             let covering: Vec<_> = ctx
                                 .extract
-                                .absences
+                                .absences_of_worker(a.worker)
                                 .iter()
-                                .filter(|x| x.worker == a.worker && x.starts_on <= date && x.ends_on.is_none_or(|end| date <= end))
+                                .filter(|x| x.starts_on <= date && x.ends_on.is_none_or(|end| date <= end))
                                 .collect();
                             if covering.is_empty() {
                                 out.push(row(a, Some((None, a.from))));

@@ -264,7 +264,7 @@ impl Deadline {
             return;
         };
         let periods = holding_periods(ctx, worker);
-        for absence in ctx.extract.absences.iter().filter(|a| a.worker == worker && a.kind == kind) {
+        for absence in ctx.extract.absences_of_worker(worker).iter().filter(|a| a.kind == kind) {
             let start = absence.starts_on;
             if !super::recurring::holds_on(&periods, start) {
                 continue;

@@ -6,6 +6,7 @@
 //! file, line, column, value and reason, and the counts reconcile. Only a
 //! missing or unreadable file, or a missing required column, stops the run.
 
+pub mod profile;
 pub mod records;
 mod tables;
 
@@ -14,11 +15,8 @@ pub use records::{FileReport, InputError, Rejected, Warning};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The five canonical file names, in reading order (cases first: the other
-/// files' case references are checked against it).
-pub const INPUT_FILES: &[&str] = &["cases.csv", "staff.csv", "allocations.csv", "events.csv", "absences.csv"];
-/// Files without which nothing can be audited.
-pub const REQUIRED_FILES: &[&str] = &["cases.csv", "events.csv"];
+/// Tables without which nothing can be audited.
+pub const REQUIRED_TABLES: &[&str] = &["cases", "events"];
 
 /// What ingest produced: the extract and the account of every row.
 #[derive(Debug, Default)]
@@ -36,29 +34,40 @@ impl Ingest {
     }
 }
 
-/// Reads a canonical extract folder.
-pub fn load(folder: &Path) -> Result<Ingest, InputError> {
+/// Reads an extract folder laid out as the profile says.
+pub fn load(folder: &Path, profile: &profile::Profile) -> Result<Ingest, InputError> {
     let unusable = |file: &str, message: String| InputError { file: file.to_string(), message };
     let entries = std::fs::read_dir(folder).map_err(|e| {
         unusable(&folder.display().to_string(), format!("cannot read the input folder: {e}; give the extract folder with --input DIR"))
     })?;
+    let wanted: Vec<&str> = profile.tables.values().map(|t| t.file.as_str()).collect();
     let mut ignored_files = Vec::new();
-    let mut present = BTreeMap::new();
+    let mut found = BTreeMap::new();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if INPUT_FILES.contains(&name.as_str()) {
-            present.insert(name, entry.path());
-        } else {
+        if wanted.contains(&name.as_str()) {
+            found.insert(name, entry.path());
+        } else if name != crate::config::FILE_NAME && name != crate::exceptions::FILE_NAME {
             ignored_files.push(crate::text::escape_value(&name));
         }
     }
     ignored_files.sort();
-    for required in REQUIRED_FILES {
-        if !present.contains_key(*required) {
-            return Err(unusable(required, format!("is missing from {}: every extract needs cases.csv and events.csv", folder.display())));
+    let mut files = BTreeMap::new();
+    for (table, source) in &profile.tables {
+        match found.get(&source.file) {
+            Some(path) => {
+                files.insert(table.clone(), path.clone());
+            }
+            None if REQUIRED_TABLES.contains(&table.as_str()) => {
+                return Err(unusable(
+                    &source.file,
+                    format!("is missing from {}: the {} profile reads the {table} from it", folder.display(), profile.name),
+                ));
+            }
+            None => {}
         }
     }
-    let mut ingest = tables::read_all(&present)?;
+    let mut ingest = tables::read_all(&files, profile)?;
     ingest.ignored_files = ignored_files;
     Ok(ingest)
 }

@@ -8,6 +8,7 @@
 //! never decoded). A bad record becomes a [`Rejected`] row; only a file that
 //! cannot be read at all is an [`InputError`].
 
+use super::profile::Encoding;
 use crate::text::escape_value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -18,8 +19,9 @@ pub const MAX_VALUE_BYTES: usize = 64 * 1024;
 
 /// A column a table reads; `required` columns must be in the header.
 #[derive(Clone, Copy, Debug)]
-pub struct ColumnSpec {
-    pub name: &'static str,
+pub struct ColumnSpec<'a> {
+    /// The header name matched (trimmed, case-insensitive).
+    pub name: &'a str,
     pub required: bool,
 }
 
@@ -53,14 +55,14 @@ pub struct Warning {
 /// Why a table's parser refused a record.
 #[derive(Debug)]
 pub struct RowReject {
-    pub column: &'static str,
+    pub column: String,
     pub value: String,
     pub reason: String,
 }
 
 impl RowReject {
-    pub fn new(column: &'static str, value: &str, reason: impl Into<String>) -> RowReject {
-        RowReject { column, value: value.to_string(), reason: reason.into() }
+    pub fn new(column: &str, value: &str, reason: impl Into<String>) -> RowReject {
+        RowReject { column: column.to_string(), value: value.to_string(), reason: reason.into() }
     }
 }
 
@@ -75,6 +77,9 @@ pub struct FileReport {
     pub warnings: BTreeMap<String, u64>,
     pub ignored_columns: Vec<String>,
     pub ignored_columns_count: u64,
+    /// Event labels the profile does not map, with their row counts.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub unmapped_labels: BTreeMap<String, u64>,
 }
 
 /// Where a used column's checked, trimmed value sits in the record.
@@ -120,6 +125,7 @@ pub fn read_table(
     path: &Path,
     file_name: &str,
     columns: &[ColumnSpec],
+    encoding: Encoding,
     mut parse: impl FnMut(&Row) -> Result<(), RowReject>,
 ) -> Result<(FileReport, Vec<Rejected>), InputError> {
     let unusable = |message: String| InputError { file: file_name.to_string(), message };
@@ -140,6 +146,19 @@ pub fn read_table(
     let bytes: &[u8] = mapped.as_deref().unwrap_or(&[]);
     check_encoding(bytes).map_err(unusable)?;
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    // Excel's "CSV" is Windows-1252: decoded whole (such exports are small).
+    let decoded;
+    let body = match encoding {
+        Encoding::Windows1252 => {
+            decoded = encoding_rs::WINDOWS_1252.decode_without_bom_handling(body).0;
+            decoded.as_bytes()
+        }
+        Encoding::Auto if std::str::from_utf8(body).is_err() => {
+            decoded = encoding_rs::WINDOWS_1252.decode_without_bom_handling(body).0;
+            decoded.as_bytes()
+        }
+        _ => body,
+    };
     std::thread::scope(|scope| {
         let hashing = scope.spawn(|| format!("{:x}", Sha256::digest(bytes)));
         let read = read_records(body, file_name, columns, &mut parse);
@@ -224,7 +243,7 @@ fn read_records(
         }
         let row = Row { line, record: &record, cells: &cells };
         if let Err(r) = parse(&row) {
-            reject(r.column, &r.value, r.reason);
+            reject(&r.column, &r.value, r.reason);
         }
     }
     if header.is_none() {
@@ -410,7 +429,7 @@ mod tests {
         let path = dir.path().join("t.csv");
         std::fs::write(&path, content).unwrap();
         let mut rows = Vec::new();
-        let (report, rejected) = read_table(&path, "t.csv", COLUMNS, |row| {
+        let (report, rejected) = read_table(&path, "t.csv", COLUMNS, Encoding::Utf8, |row| {
             rows.push((row.line, (0..2).map(|i| row.get(i).map(str::to_string)).collect()));
             Ok(())
         })?;

@@ -2,6 +2,7 @@
 //! the accepted rows become the indexed [`Extract`].
 
 use super::Ingest;
+use super::profile::{Profile, TableSource};
 use super::records::{ColumnSpec, FileReport, InputError, Rejected, Row, RowReject, Warning, read_table, reason_token};
 use crate::model::*;
 use crate::time::{Moment, parse_date, parse_moment};
@@ -10,11 +11,11 @@ use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
-const fn col(name: &'static str, required: bool) -> ColumnSpec {
+const fn col(name: &'static str, required: bool) -> ColumnSpec<'static> {
     ColumnSpec { name, required }
 }
 
-pub const CASE_COLUMNS: &[ColumnSpec] = &[
+pub const CASE_COLUMNS: &[ColumnSpec<'static>] = &[
     col("case_id", true),
     col("child_id", false),
     col("initials", false),
@@ -28,7 +29,7 @@ pub const CASE_COLUMNS: &[ColumnSpec] = &[
     col("iss", false),
 ];
 
-pub const STAFF_COLUMNS: &[ColumnSpec] = &[
+pub const STAFF_COLUMNS: &[ColumnSpec<'static>] = &[
     col("worker_id", true),
     col("name", false),
     col("team", false),
@@ -40,10 +41,10 @@ pub const STAFF_COLUMNS: &[ColumnSpec] = &[
     col("left_on", false),
 ];
 
-pub const ALLOCATION_COLUMNS: &[ColumnSpec] =
+pub const ALLOCATION_COLUMNS: &[ColumnSpec<'static>] =
     &[col("case_id", true), col("worker_id", true), col("role", true), col("from", true), col("to", false)];
 
-pub const EVENT_COLUMNS: &[ColumnSpec] = &[
+pub const EVENT_COLUMNS: &[ColumnSpec<'static>] = &[
     col("event_id", true),
     col("case_id", false),
     col("worker_id", false),
@@ -57,52 +58,151 @@ pub const EVENT_COLUMNS: &[ColumnSpec] = &[
     col("psr", false),
 ];
 
-pub const ABSENCE_COLUMNS: &[ColumnSpec] =
+pub const ABSENCE_COLUMNS: &[ColumnSpec<'static>] =
     &[col("worker_id", true), col("kind", true), col("starts_on", true), col("ends_on", false), col("cover_recorded_at", false)];
 
-/// Typed access to a row's cells, producing the contract's reject reasons.
-struct Cells<'r, 'a> {
+/// One canonical table read from its source file through a profile.
+pub struct Source<'p> {
+    /// The name rows are reported under (the source file's name).
+    pub label: String,
+    pub path: PathBuf,
+    pub table: &'p TableSource,
+    pub profile: &'p Profile,
+    pub canonical: &'static [ColumnSpec<'static>],
+}
+
+impl Source<'_> {
+    /// Reads the file, handing typed cells to `parse`.
+    fn read(&self, mut parse: impl FnMut(&Cells) -> Result<(), RowReject>) -> Result<(FileReport, Vec<Rejected>), InputError> {
+        let conditions = self.table.condition_columns();
+        let mut columns: Vec<ColumnSpec> =
+            self.canonical.iter().map(|c| ColumnSpec { name: self.table.header(c.name), required: c.required }).collect();
+        columns.extend(conditions.iter().map(|name| ColumnSpec { name, required: false }));
+        let skip = self.table.rows_without.as_deref().and_then(|c| self.canonical.iter().position(|spec| spec.name == c));
+        read_table(&self.path, &self.label, &columns, self.profile.encoding, |row| {
+            let cells = Cells { row, src: self };
+            if let Some(i) = skip {
+                if cells.optional(i).is_none() {
+                    return Err(RowReject::new(
+                        self.canonical[i].name,
+                        "",
+                        "not a row of this table: no value in the column that marks one",
+                    ));
+                }
+            }
+            parse(&cells).map_err(|mut r| {
+                if let Some(spec) = self.canonical.iter().find(|c| c.name == r.column) {
+                    r.column = self.table.header(spec.name).to_string();
+                }
+                r
+            })
+        })
+    }
+}
+
+/// Typed access to a row's cells through the profile, producing the
+/// contract's reject reasons.
+pub struct Cells<'r, 'a> {
     row: &'r Row<'a>,
-    columns: &'static [ColumnSpec],
+    src: &'r Source<'r>,
 }
 
 impl<'r, 'a> Cells<'r, 'a> {
+    fn name(&self, i: usize) -> &'static str {
+        self.src.canonical[i].name
+    }
+
     fn optional(&self, i: usize) -> Option<&'a str> {
-        self.row.get(i)
+        self.row.get(i).filter(|text| !self.src.profile.is_null(text))
+    }
+
+    /// A source column read only for a label condition.
+    fn condition(&self, header: &str) -> Option<&'a str> {
+        let at = self.src.canonical.len() + self.src.table.condition_columns().iter().position(|c| c == header)?;
+        self.row.get(at).filter(|text| !self.src.profile.is_null(text))
     }
 
     fn required(&self, i: usize) -> Result<&'a str, RowReject> {
-        self.row.get(i).ok_or_else(|| RowReject::new(self.columns[i].name, "", "missing value"))
+        self.optional(i).ok_or_else(|| RowReject::new(self.name(i), "", "missing value"))
     }
 
     fn vocabulary<T>(&self, i: usize, parse: fn(&str) -> Option<T>, names: &[&str]) -> Result<Option<T>, RowReject> {
         let Some(text) = self.optional(i) else {
             return Ok(None);
         };
-        parse(text)
+        let mapped = self.src.table.values.get(self.name(i)).and_then(|map| map.get(&text.to_lowercase())).map(String::as_str);
+        parse(mapped.unwrap_or(text))
             .map(Some)
-            .ok_or_else(|| RowReject::new(self.columns[i].name, text, format!("not in vocabulary: expected one of {}", names.join(", "))))
+            .ok_or_else(|| RowReject::new(self.name(i), text, format!("not in vocabulary: expected one of {}", names.join(", "))))
+    }
+
+    /// The event type: the profile's label map (with its conditions), or a
+    /// canonical name as it is.
+    fn event_type(&self, i: usize) -> Result<EventType, RowReject> {
+        let text = self.required(i)?;
+        let labels = &self.src.table.labels;
+        let found = labels.iter().find(|l| {
+            l.label.eq_ignore_ascii_case(text)
+                && l.when.as_ref().is_none_or(|(column, values)| self.condition(column).is_some_and(|v| values.contains(&v.to_lowercase())))
+        });
+        match found {
+            Some(l) => Ok(l.event_type),
+            None => EventType::named(text).ok_or_else(|| {
+                if labels.is_empty() {
+                    RowReject::new(self.name(i), text, format!("not in vocabulary: expected one of {}", EVENT_TYPES.join(", ")))
+                } else {
+                    RowReject::new(self.name(i), text, "unmapped label: the profile does not map this label (or its condition)")
+                }
+            }),
+        }
     }
 
     fn boolean(&self, i: usize) -> Result<Option<bool>, RowReject> {
         let Some(text) = self.optional(i) else {
             return Ok(None);
         };
-        if text.eq_ignore_ascii_case("true") {
+        let lower = text.to_lowercase();
+        if lower == "true" || self.src.profile.true_values.contains(&lower) {
             Ok(Some(true))
-        } else if text.eq_ignore_ascii_case("false") {
+        } else if lower == "false" || self.src.profile.false_values.contains(&lower) {
             Ok(Some(false))
         } else {
-            Err(RowReject::new(self.columns[i].name, text, "not in vocabulary: expected true or false"))
+            Err(RowReject::new(self.name(i), text, "not in vocabulary: expected true or false"))
         }
+    }
+
+    /// The profile's own date formats, tried when the canonical shape fails.
+    fn profile_moment(&self, text: &str) -> Option<Result<Moment, crate::time::DateError>> {
+        for format in &self.src.profile.date_formats {
+            let has_time = format.contains("%H") || format.contains("%M") || format.contains("%T") || format.contains("%R");
+            let parsed = if has_time {
+                chrono::NaiveDateTime::parse_from_str(text, format).ok().map(Moment::timed)
+            } else {
+                NaiveDate::parse_from_str(text, format).ok().map(Moment::date_only)
+            };
+            if let Some(m) = parsed {
+                let in_range = (crate::time::FIRST_DATE..=crate::time::LAST_DATE).contains(&m.date());
+                return Some(if in_range { Ok(m) } else { Err(crate::time::DateError::OutOfRange) });
+            }
+        }
+        None
     }
 
     fn date(&self, i: usize) -> Result<Option<NaiveDate>, RowReject> {
         let Some(text) = self.optional(i) else {
             return Ok(None);
         };
-        parse_date(text).map(Some).map_err(|e| {
-            RowReject::new(self.columns[i].name, text, format!("{}: expected YYYY-MM-DD between 1990-01-01 and 2100-12-31", e.token(false)))
+        let parsed = match parse_date(text) {
+            Err(crate::time::DateError::Invalid) => match self.profile_moment(text) {
+                Some(Ok(m)) if m.bare => Ok(m.date()),
+                Some(Ok(_)) => Err(crate::time::DateError::Invalid),
+                Some(Err(e)) => Err(e),
+                None => Err(crate::time::DateError::Invalid),
+            },
+            other => other,
+        };
+        parsed.map(Some).map_err(|e| {
+            RowReject::new(self.name(i), text, format!("{}: expected YYYY-MM-DD between 1990-01-01 and 2100-12-31", e.token(false)))
         })
     }
 
@@ -110,12 +210,12 @@ impl<'r, 'a> Cells<'r, 'a> {
         let Some(text) = self.optional(i) else {
             return Ok(None);
         };
-        parse_moment(text).map(Some).map_err(|e| {
-            RowReject::new(
-                self.columns[i].name,
-                text,
-                format!("{}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM (local time, no zone)", e.token(true)),
-            )
+        let parsed = match parse_moment(text) {
+            Err(crate::time::DateError::Invalid) => self.profile_moment(text).unwrap_or(Err(crate::time::DateError::Invalid)),
+            other => other,
+        };
+        parsed.map(Some).map_err(|e| {
+            RowReject::new(self.name(i), text, format!("{}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM (local time, no zone)", e.token(true)))
         })
     }
 }
@@ -175,41 +275,85 @@ impl Workers {
     }
 }
 
-pub fn read_all(present: &BTreeMap<String, PathBuf>) -> Result<Ingest, InputError> {
+/// Reads every table the profile names and the folder holds
+/// (`files`: table name -> path).
+pub fn read_all(files: &BTreeMap<String, PathBuf>, profile: &Profile) -> Result<Ingest, InputError> {
     let mut ledger = Ledger { files: BTreeMap::new(), rejected: Vec::new(), warnings: Vec::new() };
     fn absorb(ledger: &mut Ledger, file: &str, (report, rejected): (FileReport, Vec<Rejected>)) {
         ledger.files.insert(file.to_string(), report);
         ledger.rejected.extend(rejected);
     }
+    // A file holding two tables (a wide export) is reported once per table.
+    let shared = |table: &str| {
+        let file = &profile.tables[table].file;
+        profile.tables.iter().filter(|(t, _)| files.contains_key(t.as_str())).filter(|(_, s)| &s.file == file).count() > 1
+    };
+    let source = |table: &str, canonical: &'static [ColumnSpec<'static>]| {
+        files.get(table).map(|path| {
+            let file = profile.tables[table].file.clone();
+            Source {
+                label: if shared(table) { format!("{file} ({table})") } else { file },
+                path: path.clone(),
+                table: &profile.tables[table],
+                profile,
+                canonical,
+            }
+        })
+    };
+    let cases_source = source("cases", CASE_COLUMNS).expect("cases are required");
+    let events_source = source("events", EVENT_COLUMNS).expect("events are required");
+    let staff_source = source("staff", STAFF_COLUMNS);
+    let allocations_source = source("allocations", ALLOCATION_COLUMNS);
+    let absences_source = source("absences", ABSENCE_COLUMNS);
+    let cases_file = cases_source.label.clone();
 
-    // cases.csv
     let mut cases: Vec<Case> = Vec::new();
     let mut case_index: HashMap<Box<str>, CaseIdx> = HashMap::new();
     let mut rejected_case_lines: HashMap<Box<str>, u64> = HashMap::new();
     let mut closed_before_opened = Vec::new();
-    let result = read_table(&present["cases.csv"], "cases.csv", CASE_COLUMNS, |row| {
-        let outcome = parse_case(row, &case_index);
+    let mut repeats = 0u64;
+    let result = cases_source.read(|c| {
+        let outcome = parse_case(c);
         match outcome {
             Ok(case) => {
+                if let Some(&first) = case_index.get(&case.id) {
+                    // A wide export repeats a case on each of its rows: the
+                    // same case again is a repeat, a different one a duplicate.
+                    if cases_source.table.rows_without.is_some() || shared("cases") {
+                        let same = cases[first as usize].same_as(&case);
+                        repeats += same as u64;
+                        return Err(RowReject::new(
+                            "case_id",
+                            &case.id,
+                            if same {
+                                "repeated row: this case again (a wide export repeats it on each row)"
+                            } else {
+                                "duplicate key: case_id already used by an earlier row"
+                            },
+                        ));
+                    }
+                    return Err(RowReject::new("case_id", &case.id, "duplicate key: case_id already used by an earlier row"));
+                }
                 if case.closed_on.is_some_and(|c| c < case.opened_on) {
-                    closed_before_opened.push((row.line, case.id.to_string()));
+                    closed_before_opened.push((c.row.line, case.id.to_string()));
                 }
                 case_index.insert(case.id.clone(), cases.len() as CaseIdx);
                 cases.push(case);
                 Ok(())
             }
             Err(reject) => {
-                if let Some(id) = row.get(0) {
-                    rejected_case_lines.entry(id.into()).or_insert(row.line);
+                if let Some(id) = c.optional(0) {
+                    rejected_case_lines.entry(id.into()).or_insert(c.row.line);
                 }
                 Err(reject)
             }
         }
     })?;
-    absorb(&mut ledger, "cases.csv", result);
+    let _ = repeats;
+    absorb(&mut ledger, &cases_file, result);
     rejected_case_lines.retain(|id, _| !case_index.contains_key(id));
     for (line, id) in closed_before_opened {
-        ledger.warn("cases.csv", line, "closed before opened", format!("case {}", crate::text::escape_value(&id)));
+        ledger.warn(&cases_file, line, "closed before opened", format!("case {}", crate::text::escape_value(&id)));
     }
     let case_ref = |id: &str| -> Result<CaseIdx, RowReject> {
         if let Some(&i) = case_index.get(id) {
@@ -217,65 +361,62 @@ pub fn read_all(present: &BTreeMap<String, PathBuf>) -> Result<Ingest, InputErro
         } else if let Some(line) = rejected_case_lines.get(id) {
             Err(RowReject::new("case_id", id, format!("case rejected at line {line}")))
         } else {
-            Err(RowReject::new("case_id", id, "unknown case: not in cases.csv"))
+            Err(RowReject::new("case_id", id, "unknown case: not in the cases file"))
         }
     };
 
-    // staff.csv
     let mut workers = Workers::default();
-    let staff_present = present.contains_key("staff.csv");
-    if let Some(path) = present.get("staff.csv") {
+    let staff_present = staff_source.is_some();
+    if let Some(src) = &staff_source {
         let mut staff_refs = Vec::new();
-        let result = read_table(path, "staff.csv", STAFF_COLUMNS, |row| {
-            let (id, record) = parse_staff(row)?;
+        let result = src.read(|c| {
+            let (id, record) = parse_staff(c)?;
             if let Some(&existing) = workers.index.get(id) {
                 let first = workers.list[existing as usize].staff.as_ref().map_or(0, |s| s.line);
                 return Err(RowReject::new("worker_id", id, format!("duplicate key: worker_id first used on line {first}")));
             }
-            staff_refs.push((row.line, record.manager_id.clone(), record.buddy_id.clone()));
+            staff_refs.push((c.row.line, record.manager_id.clone(), record.buddy_id.clone()));
             let i = workers.intern(id);
             workers.list[i as usize].staff = Some(record);
             Ok(())
         })?;
-        absorb(&mut ledger, "staff.csv", result);
+        absorb(&mut ledger, &src.label, result);
         for (line, manager, buddy) in staff_refs {
-            for (kind, id) in [("manager not in staff.csv", manager), ("buddy not in staff.csv", buddy)] {
+            for (kind, id) in [("manager not in staff", manager), ("buddy not in staff", buddy)] {
                 if let Some(id) = id.filter(|id| !workers.index.contains_key(id)) {
-                    ledger.warn("staff.csv", line, kind, format!("worker {}", crate::text::escape_value(&id)));
+                    ledger.warn(&src.label, line, kind, format!("worker {}", crate::text::escape_value(&id)));
                 }
             }
         }
     }
     let staff_count = workers.list.len();
-    let mut unknown_workers: Vec<(&'static str, u64, String)> = Vec::new();
-    let mut note_worker = |workers: &mut Workers, file: &'static str, line: u64, id: &str| -> WorkerIdx {
+    let mut unknown_workers: Vec<(String, u64, String)> = Vec::new();
+    let mut note_worker = |workers: &mut Workers, file: &str, line: u64, id: &str| -> WorkerIdx {
         let i = workers.intern(id);
         if staff_present && (i as usize) >= staff_count {
-            unknown_workers.push((file, line, id.to_string()));
+            unknown_workers.push((file.to_string(), line, id.to_string()));
         }
         i
     };
 
-    // allocations.csv
     let mut allocations = Vec::new();
-    if let Some(path) = present.get("allocations.csv") {
-        let result = read_table(path, "allocations.csv", ALLOCATION_COLUMNS, |row| {
-            let c = Cells { row, columns: ALLOCATION_COLUMNS };
+    if let Some(src) = &allocations_source {
+        let result = src.read(|c| {
             let case_id = c.required(0)?;
             let worker_id = c.required(1)?;
             let role = required(c.vocabulary(2, AllocationRole::parse, AllocationRole::NAMES)?, "role")?;
             let from = required(c.moment(3)?, "from")?;
             let to = c.moment(4)?;
             let case = case_ref(case_id)?;
-            let worker = note_worker(&mut workers, "allocations.csv", row.line, worker_id);
-            allocations.push(Allocation { line: row.line as u32, case, worker, role, from, to });
+            let worker = note_worker(&mut workers, &src.label, c.row.line, worker_id);
+            allocations.push(Allocation { line: c.row.line as u32, case, worker, role, from, to });
             Ok(())
         })?;
-        absorb(&mut ledger, "allocations.csv", result);
+        absorb(&mut ledger, &src.label, result);
         for a in &allocations {
             if a.to.is_some_and(|to| to.at <= a.from.at) {
                 ledger.warn(
-                    "allocations.csv",
+                    &src.label,
                     a.line as u64,
                     "allocation ends at or before it starts",
                     format!("case {}", cases[a.case as usize].id),
@@ -284,12 +425,12 @@ pub fn read_all(present: &BTreeMap<String, PathBuf>) -> Result<Ingest, InputErro
         }
     }
 
-    // events.csv (sized from the file: a growing Vec of millions copies itself)
-    let mut events = Vec::with_capacity(std::fs::metadata(&present["events.csv"]).map_or(0, |m| m.len() as usize / 64));
-    let result = read_table(&present["events.csv"], "events.csv", EVENT_COLUMNS, |row| {
-        let c = Cells { row, columns: EVENT_COLUMNS };
+    // Sized from the file: a growing Vec of millions copies itself.
+    let mut events = Vec::with_capacity(std::fs::metadata(&events_source.path).map_or(0, |m| m.len() as usize / 64));
+    let events_file = events_source.label.clone();
+    let result = events_source.read(|c| {
         let id = c.required(0)?;
-        let kind = required(c.vocabulary(3, EventType::named, EVENT_TYPES)?, "event_type")?;
+        let kind = c.event_type(3)?;
         let occurred = required(c.moment(4)?, "occurred_at")?;
         let recorded = c.moment(5)?;
         let level = |i| c.vocabulary(i, Level::parse, Level::NAMES);
@@ -297,46 +438,59 @@ pub fn read_all(present: &BTreeMap<String, PathBuf>) -> Result<Ingest, InputErro
         let mode = c.vocabulary(9, ContactMode::parse, ContactMode::NAMES)?;
         let psr = c.boolean(10)?;
         let case = c.optional(1).map(case_ref).transpose()?;
-        let worker = c.optional(2).map(|w| note_worker(&mut workers, "events.csv", row.line, w));
-        events.push(Event { id: id.into(), rank: 0, line: row.line as u32, case, worker, kind, occurred, recorded, rosh, saw, lor, mode, psr });
+        let worker = c.optional(2).map(|w| note_worker(&mut workers, &events_file, c.row.line, w));
+        events.push(Event {
+            id: id.into(),
+            rank: 0,
+            line: c.row.line as u32,
+            case,
+            worker,
+            kind,
+            occurred,
+            recorded,
+            rosh,
+            saw,
+            lor,
+            mode,
+            psr,
+        });
         Ok(())
     })?;
-    absorb(&mut ledger, "events.csv", result);
-    reject_duplicate_events(&mut events, &mut ledger);
+    absorb(&mut ledger, &events_file, result);
+    reject_duplicate_events(&mut events, &mut ledger, &events_file);
     for e in &events {
         if e.recorded.is_some_and(|r| r.at < e.occurred.at) {
-            ledger.warn("events.csv", e.line as u64, "recorded before it occurred", format!("event {}", crate::text::escape_value(&e.id)));
+            ledger.warn(&events_file, e.line as u64, "recorded before it occurred", format!("event {}", crate::text::escape_value(&e.id)));
         }
     }
 
-    // absences.csv
     let mut absences = Vec::new();
-    if let Some(path) = present.get("absences.csv") {
-        let result = read_table(path, "absences.csv", ABSENCE_COLUMNS, |row| {
-            let c = Cells { row, columns: ABSENCE_COLUMNS };
+    if let Some(src) = &absences_source {
+        let result = src.read(|c| {
             let worker_id = c.required(0)?;
             let kind = required(c.vocabulary(1, AbsenceKind::parse, AbsenceKind::NAMES)?, "kind")?;
             let starts_on = required(c.date(2)?, "starts_on")?;
             let ends_on = c.date(3)?;
             let cover_recorded_at = c.moment(4)?;
-            let worker = note_worker(&mut workers, "absences.csv", row.line, worker_id);
-            absences.push(Absence { line: row.line as u32, worker, kind, starts_on, ends_on, cover_recorded_at });
+            let worker = note_worker(&mut workers, &src.label, c.row.line, worker_id);
+            absences.push(Absence { line: c.row.line as u32, worker, kind, starts_on, ends_on, cover_recorded_at });
             Ok(())
         })?;
-        absorb(&mut ledger, "absences.csv", result);
+        absorb(&mut ledger, &src.label, result);
     }
     for (file, line, id) in unknown_workers {
-        ledger.warn(file, line, "worker not in staff.csv", format!("worker {}", crate::text::escape_value(&id)));
+        ledger.warn(&file, line, "worker not in staff", format!("worker {}", crate::text::escape_value(&id)));
     }
     for warning in &ledger.warnings {
         *ledger.files.get_mut(&warning.file).expect("warned file was read").warnings.entry(warning.kind.to_string()).or_default() += 1;
     }
+    // Unmapped labels, counted per label for the manifest and the report.
+    for r in ledger.rejected.iter().filter(|r| r.reason.starts_with("unmapped label")) {
+        *ledger.files.get_mut(&r.file).expect("rejecting file was read").unmapped_labels.entry(r.value.clone()).or_default() += 1;
+    }
 
-    let present_flags = FilesPresent {
-        staff: staff_present,
-        allocations: present.contains_key("allocations.csv"),
-        absences: present.contains_key("absences.csv"),
-    };
+    let present_flags =
+        FilesPresent { staff: staff_present, allocations: allocations_source.is_some(), absences: absences_source.is_some() };
     let extract = index(cases, workers, events, allocations, absences, present_flags);
     let mut rejected = ledger.rejected;
     rejected.sort_by(|a, b| (a.file.as_str(), a.line).cmp(&(b.file.as_str(), b.line)));
@@ -345,20 +499,16 @@ pub fn read_all(present: &BTreeMap<String, PathBuf>) -> Result<Ingest, InputErro
     Ok(Ingest { extract, files: ledger.files, rejected, warnings, ignored_files: Vec::new() })
 }
 
-fn parse_case(row: &Row, index: &HashMap<Box<str>, CaseIdx>) -> Result<Case, RowReject> {
-    let c = Cells { row, columns: CASE_COLUMNS };
+fn parse_case(c: &Cells) -> Result<Case, RowReject> {
     let id = c.required(0)?;
     let gender = c.vocabulary(3, Gender::parse, Gender::NAMES)?;
     let case_type = required(c.vocabulary(5, CaseType::parse, CaseType::NAMES)?, "case_type")?;
     let opened_on = required(c.date(6)?, "opened_on")?;
     let closed_on = c.date(7)?;
     let (looked_after, next_steps, iss) = (c.boolean(8)?, c.boolean(9)?, c.boolean(10)?);
-    if index.contains_key(id) {
-        return Err(RowReject::new("case_id", id, "duplicate key: case_id already used by an earlier row"));
-    }
     Ok(Case {
         id: id.into(),
-        line: row.line as u32,
+        line: c.row.line as u32,
         child_id: boxed(c.optional(1)),
         initials: boxed(c.optional(2)),
         gender,
@@ -372,14 +522,13 @@ fn parse_case(row: &Row, index: &HashMap<Box<str>, CaseIdx>) -> Result<Case, Row
     })
 }
 
-fn parse_staff<'a>(row: &Row<'a>) -> Result<(&'a str, StaffRecord), RowReject> {
-    let c = Cells { row, columns: STAFF_COLUMNS };
+fn parse_staff<'a>(c: &Cells<'_, 'a>) -> Result<(&'a str, StaffRecord), RowReject> {
     let id = c.required(0)?;
     let role = required(c.vocabulary(3, StaffRole::parse, StaffRole::NAMES)?, "role")?;
     Ok((
         id,
         StaffRecord {
-            line: row.line as u32,
+            line: c.row.line as u32,
             name: boxed(c.optional(1)),
             team: boxed(c.optional(2)),
             role,
@@ -394,7 +543,7 @@ fn parse_staff<'a>(row: &Row<'a>) -> Result<(&'a str, StaffRecord), RowReject> {
 
 /// A repeated event_id keeps its first valid row (the lowest line); later
 /// ones are rejected. Done as a sort rather than a set of 20 million ids.
-fn reject_duplicate_events(events: &mut Vec<Event>, ledger: &mut Ledger) {
+fn reject_duplicate_events(events: &mut Vec<Event>, ledger: &mut Ledger, file: &str) {
     let mut order: Vec<u32> = (0..events.len() as u32).collect();
     order.par_sort_unstable_by(|&a, &b| {
         let (a, b) = (&events[a as usize], &events[b as usize]);
@@ -430,7 +579,7 @@ fn reject_duplicate_events(events: &mut Vec<Event>, ledger: &mut Ledger) {
         .map(|(e, _)| (e.line as u64, e.id.to_string(), format!("duplicate key: event_id first used on line {}", first_line[&*e.id])))
         .collect();
     for (line, id, reason) in rejects {
-        ledger.reject_late("events.csv", line, "event_id", &id, reason);
+        ledger.reject_late(file, line, "event_id", &id, reason);
     }
     let mut keep = duplicate.iter().map(|d| !d);
     events.retain(|_| keep.next().unwrap());
@@ -442,9 +591,11 @@ fn index(
     workers: Workers,
     mut events: Vec<Event>,
     mut allocations: Vec<Allocation>,
-    absences: Vec<Absence>,
+    mut absences: Vec<Absence>,
     present: FilesPresent,
 ) -> Extract {
+    absences.sort_by_key(|a| (a.worker, a.starts_on, a.line));
+    let worker_absences = ranges(workers.list.len(), absences.iter().map(|a| a.worker));
     let no_case = CaseIdx::MAX;
     events.par_sort_unstable_by(|a, b| {
         (a.case.unwrap_or(no_case), a.occurred.at, a.rank).cmp(&(b.case.unwrap_or(no_case), b.occurred.at, b.rank))
@@ -486,6 +637,7 @@ fn index(
         worker_allocation_order,
         worker_allocations,
         absences,
+        worker_absences,
         present,
         worker_index: workers.index,
         case_rank,
