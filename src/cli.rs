@@ -56,6 +56,30 @@ enum Command {
     },
     /// Write a synthetic canonical extract (seeded, reproducible) for trials and benchmarks.
     Generate(GenerateArgs),
+    /// Start a source profile for a new export.
+    Profile {
+        #[command(subcommand)]
+        command: ProfileCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ProfileCommand {
+    /// Read an export's headers and labels and write a draft profile to finish by hand.
+    #[command(
+        after_help = "Example:\n  yjaudit profile draft --input /data/new-export --name ourcms --out rules/sources/ourcms.toml\n  (edit it, then) yjaudit check --profile ourcms --input /data/new-export"
+    )]
+    Draft {
+        /// Folder holding the export's CSV files.
+        #[arg(long, value_name = "DIR")]
+        input: PathBuf,
+        /// The profile's name.
+        #[arg(long, default_value = "draft")]
+        name: String,
+        /// Write here (never over an existing file) instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -78,6 +102,12 @@ struct GenerateArgs {
     /// Folder to write the five CSV files into.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// Write the extract as this source system lays it out (a profile name or file).
+    #[arg(long, value_name = "PROFILE")]
+    layout: Option<String>,
+    /// Convert this canonical extract instead of generating one (with --layout).
+    #[arg(long, value_name = "DIR", requires = "layout")]
+    from: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -203,6 +233,22 @@ fn execute(command: Command, command_line: Vec<String>) -> Result<(), Failure> {
     match command {
         Command::Run(args) => run(args, command_line),
         Command::Check(args) => check(args),
+        Command::Profile { command: ProfileCommand::Draft { input, name, out } } => {
+            let text = crate::source::draft::draft(&input, &name).map_err(|e| {
+                Failure::Input(crate::source::InputError { file: input.display().to_string(), message: format!("cannot read: {e}") })
+            })?;
+            match out {
+                Some(path) => {
+                    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| {
+                        Failure::Output(format!("cannot write {}: {e} (an existing file is never overwritten)", path.display()))
+                    })?;
+                    file.write_all(text.as_bytes()).map_err(|e| Failure::Output(format!("cannot write {}: {e}", path.display())))?;
+                    eprintln!("yjaudit: draft profile written to {}: review every guess and TODO", path.display());
+                    Ok(())
+                }
+                None => print_out(&text),
+            }
+        }
         Command::Generate(args) => {
             let spec = crate::generate::Spec {
                 cases: args.cases,
@@ -211,7 +257,24 @@ fn execute(command: Command, command_line: Vec<String>) -> Result<(), Failure> {
                 history_days: args.history_days.clamp(30, 36_500),
                 workers: args.workers,
             };
-            crate::generate::generate(&spec, &args.out).map_err(|e| Failure::Output(format!("cannot write {}: {e}", args.out.display())))
+            let failed = |e: std::io::Error| Failure::Output(format!("cannot write {}: {e}", args.out.display()));
+            let Some(layout) = &args.layout else {
+                return crate::generate::generate(&spec, &args.out).map_err(failed);
+            };
+            let profile = crate::source::profile::Profile::resolve(layout, &bundled(None, "rules"))?;
+            let canonical = match &args.from {
+                Some(from) => from.clone(),
+                None => {
+                    let scratch = std::env::temp_dir().join(format!("yjaudit-generate-{}", std::process::id()));
+                    crate::generate::generate(&spec, &scratch).map_err(failed)?;
+                    scratch
+                }
+            };
+            let written = crate::layout::write(&canonical, &profile, &args.out).map_err(failed);
+            if args.from.is_none() {
+                let _ = std::fs::remove_dir_all(&canonical);
+            }
+            written
         }
         Command::Rules { command: RulesCommand::List { format, rules, config } } => {
             let all = RuleSet::load(&bundled(rules.clone(), "rules"))?;
@@ -256,7 +319,7 @@ fn run(args: RunArgs, command_line: Vec<String>) -> Result<(), Failure> {
         input: bundled(args.input.input, "sample-data/canonical"),
         rules: bundled(args.rules, "rules"),
         out: args.out.unwrap_or_else(|| PathBuf::from("reports").join(as_of.to_string())),
-        profile: args.input.profile.to_ascii_lowercase(),
+        profile: args.input.profile.clone(),
         as_of,
         period: (args.from, args.to),
         look_ahead_days: args.look_ahead,
@@ -297,9 +360,21 @@ fn check(args: InputArgs) -> Result<(), Failure> {
     let input = bundled(args.input, "sample-data/canonical");
     let profile = crate::source::profile::Profile::resolve(&args.profile, &bundled(None, "rules"))?;
     let ingest = crate::source::load(&input, &profile)?;
-    let mut text = format!("Extract {} (profile {}): usable.\n", input.display(), args.profile);
+    let mut text = format!("Extract {} (profile {}): usable.\n", input.display(), profile.name);
+    for (table, source) in &profile.tables {
+        if !ingest.files.keys().any(|k| k.starts_with(source.file.as_str())) {
+            text += &format!("  {table}: {} not found (optional: rules needing it are not assessed)\n", source.file);
+        }
+    }
     for (name, report) in &ingest.files {
         text += &format!("  {name}: {} rows read, {} used, {} rejected\n", report.rows_read, report.rows_used, report.rows_rejected);
+        text += &format!("      columns matched: {}\n", report.matched_columns.join(", "));
+        if !report.absent_columns.is_empty() {
+            text += &format!("      optional columns not in the file: {}\n", report.absent_columns.join(", "));
+        }
+        for (label, count) in &report.unmapped_labels {
+            text += &format!("      unmapped label `{label}`: {count} rows (add it to the profile's labels)\n");
+        }
         for (reason, count) in &report.rejected_by_reason {
             text += &format!("      rejected, {reason}: {count}\n");
         }

@@ -15,6 +15,7 @@ pub mod exceptions;
 pub mod findings;
 pub mod generate;
 pub mod kinds;
+pub mod layout;
 pub mod model;
 pub mod output;
 pub mod rules;
@@ -175,7 +176,7 @@ pub fn audit(plan: &Plan) -> Result<Summary, Failure> {
         as_of: plan.as_of,
         period: plan.period,
         look_ahead_days,
-        profile: &plan.profile,
+        profile: &profile.name,
         command_line: plan.command_line.clone(),
         service: &service,
         config: &config,

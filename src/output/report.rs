@@ -94,6 +94,7 @@ struct FileRow<'a> {
     rejected: u64,
     reasons: Vec<Count<'a>>,
     warnings: Vec<Count<'a>>,
+    unmapped: Vec<Count<'a>>,
 }
 
 /// Compliance as a percentage of assessed obligations, or "–" when none.
@@ -203,6 +204,7 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
             rejected: r.rows_rejected,
             reasons: r.rejected_by_reason.iter().map(|(reason, &count)| Count { reason, count }).collect(),
             warnings: r.warnings.iter().map(|(reason, &count)| Count { reason, count }).collect(),
+            unmapped: r.unmapped_labels.iter().map(|(reason, &count)| Count { reason, count }).collect(),
         })
         .collect();
     let warnings_total = run.ingest.warnings.len();

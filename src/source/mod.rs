@@ -6,6 +6,7 @@
 //! file, line, column, value and reason, and the counts reconcile. Only a
 //! missing or unreadable file, or a missing required column, stops the run.
 
+pub mod draft;
 pub mod profile;
 pub mod records;
 mod tables;

@@ -35,6 +35,17 @@ struct RawProfile {
     false_values: Vec<String>,
     #[serde(default)]
     tables: BTreeMap<String, RawTable>,
+    /// How `yjaudit generate --layout` writes a sample of this layout.
+    export: Option<RawExport>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExport {
+    #[serde(default)]
+    bom: bool,
+    #[serde(default)]
+    crlf: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -84,8 +95,10 @@ pub enum Encoding {
 pub struct Label {
     pub label: String,
     pub event_type: crate::model::EventType,
-    /// Source column and the values (any of) it must hold.
+    /// Source column and the values (any of, lower case) it must hold.
     pub when: Option<(String, Vec<String>)>,
+    /// The first condition value as written (for writing samples).
+    pub when_written: Option<String>,
 }
 
 /// A canonical table's source.
@@ -96,6 +109,8 @@ pub struct TableSource {
     pub columns: BTreeMap<String, String>,
     /// canonical column -> lower-case source value -> canonical value
     pub values: BTreeMap<String, BTreeMap<String, String>>,
+    /// canonical column -> (source value as written, canonical value)
+    pub values_written: BTreeMap<String, Vec<(String, String)>>,
     pub labels: Vec<Label>,
     pub rows_without: Option<String>,
 }
@@ -126,6 +141,10 @@ pub struct Profile {
     pub null_values: Vec<String>,
     pub true_values: Vec<String>,
     pub false_values: Vec<String>,
+    /// The first true and false words as written (for writing samples).
+    pub booleans_written: (String, String),
+    pub bom: bool,
+    pub crlf: bool,
     pub tables: BTreeMap<String, TableSource>,
 }
 
@@ -142,6 +161,9 @@ impl Profile {
             null_values: Vec::new(),
             true_values: Vec::new(),
             false_values: Vec::new(),
+            booleans_written: ("true".into(), "false".into()),
+            bom: false,
+            crlf: false,
             tables: TABLES.iter().map(|t| (t.to_string(), TableSource { file: format!("{t}.csv"), ..TableSource::default() })).collect(),
         }
     }
@@ -220,6 +242,7 @@ impl Profile {
                     Some(event_type) => labels.push(Label {
                         label: label.label,
                         event_type,
+                        when_written: label.when.as_ref().and_then(|w| w.equals.first().cloned()),
                         when: label.when.map(|w| (w.column, w.equals.into_iter().map(|v| v.trim().to_lowercase()).collect())),
                     }),
                     None => {
@@ -230,12 +253,20 @@ impl Profile {
                     }
                 }
             }
+            let values_written: BTreeMap<String, Vec<(String, String)>> = table
+                .values
+                .iter()
+                .map(|(column, map)| (column.clone(), map.iter().map(|(a, b)| (a.clone(), b.clone())).collect()))
+                .collect();
             let values = table
                 .values
                 .into_iter()
                 .map(|(column, map)| (column, map.into_iter().map(|(from, to)| (from.trim().to_lowercase(), to)).collect()))
                 .collect();
-            tables.insert(name, TableSource { file: table.file, columns: table.columns, values, labels, rows_without: table.rows_without });
+            tables.insert(
+                name,
+                TableSource { file: table.file, columns: table.columns, values, values_written, labels, rows_without: table.rows_without },
+            );
         }
         for required in ["cases", "events"] {
             if !tables.contains_key(required) {
@@ -252,6 +283,12 @@ impl Profile {
             path: Some(path.to_path_buf()),
             encoding,
             date_formats: raw.date_formats,
+            booleans_written: (
+                raw.true_values.first().cloned().unwrap_or_else(|| "true".into()),
+                raw.false_values.first().cloned().unwrap_or_else(|| "false".into()),
+            ),
+            bom: raw.export.as_ref().is_some_and(|e| e.bom),
+            crlf: raw.export.as_ref().is_some_and(|e| e.crlf),
             null_values: raw.null_values.into_iter().map(|v| v.trim().to_lowercase()).collect(),
             true_values: raw.true_values.into_iter().map(|v| v.trim().to_lowercase()).collect(),
             false_values: raw.false_values.into_iter().map(|v| v.trim().to_lowercase()).collect(),

@@ -80,6 +80,11 @@ pub struct FileReport {
     /// Event labels the profile does not map, with their row counts.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub unmapped_labels: BTreeMap<String, u64>,
+    /// Used columns found in the header, and those not found (for `check`).
+    #[serde(skip)]
+    pub matched_columns: Vec<String>,
+    #[serde(skip)]
+    pub absent_columns: Vec<String>,
 }
 
 /// Where a used column's checked, trimmed value sits in the record.
@@ -407,6 +412,8 @@ impl Header {
                 if missing.len() == 1 { "it" } else { "them" },
             )));
         }
+        report.matched_columns = columns.iter().zip(&positions).filter(|(_, p)| p.is_some()).map(|(c, _)| c.name.to_string()).collect();
+        report.absent_columns = columns.iter().zip(&positions).filter(|(_, p)| p.is_none()).map(|(c, _)| c.name.to_string()).collect();
         Ok(Header { positions, width: record.len() })
     }
 

@@ -194,7 +194,8 @@ impl<'r, 'a> Cells<'r, 'a> {
         };
         let parsed = match parse_date(text) {
             Err(crate::time::DateError::Invalid) => match self.profile_moment(text) {
-                Some(Ok(m)) if m.bare => Ok(m.date()),
+                // Spreadsheets write a date as midnight: that is the date.
+                Some(Ok(m)) if m.bare || m.at.time() == chrono::NaiveTime::MIN => Ok(m.date()),
                 Some(Ok(_)) => Err(crate::time::DateError::Invalid),
                 Some(Err(e)) => Err(e),
                 None => Err(crate::time::DateError::Invalid),
