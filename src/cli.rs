@@ -24,7 +24,8 @@ Exit status:
   2  usage error or invalid rule file
   3  input unusable (missing file or required column, unreadable encoding)
   4  output cannot be written
-  5  another run holds the lock on the same reports folder";
+  5  another run holds the lock on the same reports folder
+  6  (only with --fail-on-new-overdue) items became overdue since the last run";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -154,6 +155,21 @@ struct RunArgs {
     /// Say more on standard error: time and memory per phase.
     #[arg(short, long)]
     verbose: bool,
+    /// Say nothing on standard error unless something failed (for cron).
+    #[arg(short, long, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Exit with status 6 when items became overdue since the previous run
+    /// in the same reports folder (so cron can mail someone).
+    #[arg(long)]
+    fail_on_new_overdue: bool,
+    /// Keep only the N most recent report folders in the reports folder (never the current or latest one).
+    #[arg(long, value_name = "N")]
+    keep: Option<usize>,
+    /// Replace case references with pseudonyms keyed by the secret in
+    /// $YJAUDIT_PSEUDONYM_KEY, drop initials and withhold rejected values:
+    /// for outputs shared beyond the service.
+    #[arg(long)]
+    pseudonymise: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -309,6 +325,16 @@ fn print_out(text: &str) -> Result<(), Failure> {
 
 fn run(args: RunArgs, command_line: Vec<String>) -> Result<(), Failure> {
     let verbose = args.verbose;
+    let args_quiet = args.quiet;
+    let fail_on_new = args.fail_on_new_overdue;
+    let pseudonym_key = if args.pseudonymise {
+        match std::env::var("YJAUDIT_PSEUDONYM_KEY") {
+            Ok(key) if key.len() >= 16 => Some(key),
+            _ => return Err(Failure::Usage("--pseudonymise needs a secret of at least 16 characters in $YJAUDIT_PSEUDONYM_KEY (keep it: the same key gives the same pseudonyms)".into())),
+        }
+    } else {
+        None
+    };
     if let (Some(from), Some(to)) = (args.from, args.to) {
         if from > to {
             return Err(Failure::Usage(format!("--from {from} is after --to {to}")));
@@ -326,10 +352,13 @@ fn run(args: RunArgs, command_line: Vec<String>) -> Result<(), Failure> {
         service: args.service,
         config: args.config,
         exceptions: args.exceptions,
+        pseudonym_key,
+        keep: args.keep,
         command_line,
     };
     let started = std::time::Instant::now();
     let summary = crate::audit(&plan)?;
+    let quiet = args_quiet;
     if verbose {
         for phase in &summary.phases {
             eprintln!(
@@ -340,19 +369,25 @@ fn run(args: RunArgs, command_line: Vec<String>) -> Result<(), Failure> {
             );
         }
     }
-    eprintln!(
-        "yjaudit: {} findings ({} overdue, {} due, {} late, {} met, {} pending), {} rows rejected, {} rule(s) not assessed; written to {} in {:.1} s",
-        summary.findings,
-        summary.counts["overdue"],
-        summary.counts["due"],
-        summary.counts["late"],
-        summary.counts["met"],
-        summary.counts["pending"],
-        summary.rows_rejected,
-        summary.not_assessed,
-        plan.out.display(),
-        started.elapsed().as_secs_f64()
-    );
+    if !quiet {
+        eprintln!(
+            "yjaudit: {} findings ({} overdue, {} newly overdue, {} due, {} late, {} met, {} pending), {} rows rejected, {} rule(s) not assessed; written to {} in {:.1} s",
+            summary.findings,
+            summary.counts["overdue"],
+            summary.new_overdue,
+            summary.counts["due"],
+            summary.counts["late"],
+            summary.counts["met"],
+            summary.counts["pending"],
+            summary.rows_rejected,
+            summary.not_assessed,
+            plan.out.display(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    if fail_on_new && summary.new_overdue > 0 {
+        return Err(Failure::NewOverdue(summary.new_overdue));
+    }
     Ok(())
 }
 

@@ -184,6 +184,21 @@ fn due_number(due: Due) -> u64 {
     (days << 18) | ((is_time as u64) << 17) | chrono::Timelike::num_seconds_from_midnight(&seconds) as u64
 }
 
+/// A finding's identity across runs: the same obligation keeps the same id
+/// whatever else changes in the extract (its status, due date, worker).
+/// Built from the rule, the case (or for worker-level rows the worker), and
+/// what started the clock.
+pub fn identity(rule: &str, case_id: &str, worker_id: &str, trigger_event_id: &str, trigger_at: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for part in [rule, case_id, if case_id.is_empty() { worker_id } else { "" }, trigger_event_id, trigger_at] {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    let digest = hash.finalize();
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Orders dues as their text sorts: a date before any date-time that day.
 fn due_key(due: Due) -> (NaiveDate, bool, chrono::NaiveTime) {
     match due {

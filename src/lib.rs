@@ -40,6 +40,8 @@ pub enum Failure {
     Output(String),
     #[error("{0}")]
     Locked(String),
+    #[error("{0} item(s) became overdue since the previous run (see the report's action list)")]
+    NewOverdue(usize),
 }
 
 impl Failure {
@@ -49,6 +51,7 @@ impl Failure {
             Failure::Input(_) => 3,
             Failure::Output(_) => 4,
             Failure::Locked(_) => 5,
+            Failure::NewOverdue(_) => 6,
         }
     }
 }
@@ -79,6 +82,10 @@ pub struct Plan {
     pub config: Option<PathBuf>,
     /// `--exceptions`; else `exceptions.csv` in the input folder, if any.
     pub exceptions: Option<PathBuf>,
+    /// Replace case references with keyed pseudonyms (and drop initials).
+    pub pseudonym_key: Option<String>,
+    /// Keep this many report folders in the reports folder, pruning older ones.
+    pub keep: Option<usize>,
     pub command_line: Vec<String>,
 }
 
@@ -142,6 +149,8 @@ pub struct Summary {
     pub counts: std::collections::BTreeMap<&'static str, u64>,
     pub rows_rejected: u64,
     pub not_assessed: usize,
+    /// Overdue now, not overdue in the previous run in the same reports folder.
+    pub new_overdue: usize,
 }
 
 /// The pipeline: load rules and calendar, read the extract, evaluate,
@@ -167,7 +176,9 @@ pub fn audit(plan: &Plan) -> Result<Summary, Failure> {
     phases.done("rules");
     let findings = findings::judge(obligations, &assessed, extract, &judgement, &register);
     phases.done("findings");
-    let run = output::RunRecord {
+    let reports = plan.out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let previous = output::Previous::load(reports);
+    let mut run = output::RunRecord {
         ingest: &ingest,
         rules: &assessed,
         rule_files: &rule_set.files,
@@ -181,8 +192,23 @@ pub fn audit(plan: &Plan) -> Result<Summary, Failure> {
         service: &service,
         config: &config,
         register: &register,
+        previous: &previous,
+        overdue_ids: &Default::default(),
+        pseudonym_key: plan.pseudonym_key.as_deref(),
+        new_overdue: 0,
     };
+    let overdue_ids: std::collections::HashSet<String> = if previous.folder.is_some() {
+        use rayon::prelude::*;
+        findings.par_iter().filter(|f| f.status == findings::Status::Overdue).map(|f| run.id(f)).collect()
+    } else {
+        Default::default()
+    };
+    run.new_overdue = overdue_ids.iter().filter(|id| !previous.overdue.contains_key(*id)).count();
+    run.overdue_ids = &overdue_ids;
     output::publish::publish(&plan.out, |folder| output::write_all(folder, &run))?;
+    if let Some(keep) = plan.keep {
+        output::publish::prune(reports, &plan.out, keep);
+    }
     phases.done("outputs");
     Ok(Summary {
         phases: phases.0,
@@ -190,5 +216,6 @@ pub fn audit(plan: &Plan) -> Result<Summary, Failure> {
         counts: run.status_counts(),
         rows_rejected: ingest.rows_rejected(),
         not_assessed: not_assessed.len(),
+        new_overdue: run.new_overdue,
     })
 }

@@ -43,6 +43,8 @@ fn run(folder: &Path) -> Result<(), String> {
         service: Some("Fixture".into()),
         config: None,
         exceptions: None,
+        pseudonym_key: None,
+        keep: None,
         command_line: vec![],
     };
     yjaudit::audit(&plan).map_err(|e| format!("audit failed: {e}"))?;

@@ -21,6 +21,8 @@ fn audit(input: PathBuf, profile: &str) -> (tempfile::TempDir, yjaudit::Summary)
         service: None,
         config: None,
         exceptions: None,
+        pseudonym_key: None,
+        keep: None,
         command_line: vec![],
     };
     let summary = yjaudit::audit(&plan).unwrap_or_else(|e| panic!("{profile}: {e}"));

@@ -17,6 +17,8 @@ fn the_sample_has_met_and_breached_items_for_every_rule() {
         service: None,
         config: None,
         exceptions: None,
+        pseudonym_key: None,
+        keep: None,
         command_line: vec![],
     };
     yjaudit::audit(&plan).unwrap();

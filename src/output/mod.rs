@@ -32,17 +32,83 @@ pub struct RunRecord<'a> {
     pub service: &'a str,
     pub config: &'a crate::config::Config,
     pub register: &'a crate::exceptions::Register,
+    pub previous: &'a Previous,
+    /// Ids overdue now (for the resolved list).
+    pub overdue_ids: &'a std::collections::HashSet<String>,
+    /// Case references replaced by keyed pseudonyms (for sharing outside the service).
+    pub pseudonym_key: Option<&'a str>,
+    /// Findings overdue now that were not overdue in the previous run.
+    pub new_overdue: usize,
+}
+
+/// A case reference's pseudonym under a service's secret key: stable for
+/// the key, meaningless without it.
+pub fn pseudonym(key: &str, case_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new().chain_update(key.as_bytes()).chain_update([0]).chain_update(case_id.as_bytes()).finalize();
+    format!("P-{}", digest[..6].iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
 /// Columns after the contract's fixed ones.
-pub const EXTRA_COLUMNS: [&str; 2] = ["accepted", "accepted_note"];
+pub const EXTRA_COLUMNS: [&str; 4] = ["finding_id", "new_overdue", "accepted", "accepted_note"];
+
+/// The previous run's overdue findings in the same reports folder, by id.
+#[derive(Debug, Default)]
+pub struct Previous {
+    pub folder: Option<std::path::PathBuf>,
+    /// id -> (rule, case_id, worker_id, team, due_at)
+    pub overdue: std::collections::HashMap<String, [String; 5]>,
+}
+
+impl Previous {
+    /// Reads `<reports>/latest/findings.csv`, keeping its overdue rows.
+    pub fn load(reports: &Path) -> Previous {
+        let folder = reports.join("latest");
+        let Ok(mut reader) = csv::Reader::from_path(folder.join("findings.csv")) else { return Previous::default() };
+        let Ok(header) = reader.headers().cloned() else { return Previous::default() };
+        let at = |name: &str| header.iter().position(|h| h == name);
+        let (Some(id), Some(status)) = (at("finding_id"), at("status")) else { return Previous::default() };
+        let columns = ["rule", "case_id", "worker_id", "team", "due_at"].map(|c| at(c).unwrap_or(0));
+        let mut overdue = std::collections::HashMap::new();
+        for record in reader.records().flatten() {
+            if record.get(status) == Some("overdue") {
+                let row = columns.map(|c| record.get(c).unwrap_or("").trim_start_matches('\'').to_string());
+                overdue.insert(record.get(id).unwrap_or("").to_string(), row);
+            }
+        }
+        Previous { folder: Some(folder), overdue }
+    }
+}
 
 impl RunRecord<'_> {
-    /// The extra columns of a finding: whether an exception covers it.
-    pub fn extra(&self, f: &Finding) -> [String; 2] {
+    /// A finding's row as written (case references pseudonymised if asked).
+    pub fn row(&self, f: &Finding) -> [String; 11] {
+        let mut row = crate::findings::row(f, self.rules, self.extract());
+        if let (Some(key), false) = (self.pseudonym_key, row[1].is_empty()) {
+            row[1] = pseudonym(key, &row[1]);
+        }
+        row
+    }
+
+    /// A finding's id (see `findings::identity`).
+    pub fn id(&self, f: &Finding) -> String {
+        let row = self.row(f);
+        crate::findings::identity(&row[0], &row[1], &row[2], &row[4], &row[5])
+    }
+
+    /// Overdue now and not overdue in the previous run (none without one).
+    pub fn is_new_overdue(&self, f: &Finding, id: &str) -> bool {
+        f.status == Status::Overdue && self.previous.folder.is_some() && !self.previous.overdue.contains_key(id)
+    }
+
+    /// The extra columns of a finding: its id, whether it is newly overdue,
+    /// whether an exception covers it.
+    pub fn extra(&self, f: &Finding) -> [String; 4] {
+        let id = self.id(f);
+        let new = if self.is_new_overdue(f, &id) { "yes" } else { "" }.to_string();
         match f.accepted {
-            Some(i) => ["yes".into(), self.register.entries[i as usize].note()],
-            None => [String::new(), String::new()],
+            Some(i) => [id, new, "yes".into(), self.register.entries[i as usize].note()],
+            None => [id, new, String::new(), String::new()],
         }
     }
 
@@ -67,13 +133,15 @@ pub fn create(path: &Path) -> std::io::Result<BufWriter<File>> {
     Ok(BufWriter::with_capacity(1 << 20, options.open(path)?))
 }
 
-/// rejected.csv: file, line, column, value, reason.
-pub fn write_rejected_csv(path: &Path, rejected: &[Rejected]) -> std::io::Result<()> {
+/// rejected.csv: file, line, column, value, reason (values withheld when
+/// the outputs are pseudonymised: they may be anything from the extract).
+pub fn write_rejected_csv(path: &Path, rejected: &[Rejected], withhold: bool) -> std::io::Result<()> {
     let mut writer = csv::Writer::from_writer(create(path)?);
     writer.write_record(["file", "line", "column", "value", "reason"])?;
     for r in rejected {
         let line = r.line.to_string();
-        writer.write_record([r.file.as_str(), &line, &r.column, &r.value, &r.reason].map(|c| spreadsheet_safe(c).into_owned()))?;
+        let value = if withhold && !r.value.is_empty() { "(withheld)" } else { r.value.as_str() };
+        writer.write_record([r.file.as_str(), &line, &r.column, value, &r.reason].map(|c| spreadsheet_safe(c).into_owned()))?;
     }
     writer.into_inner().map_err(|e| e.into_error())?.flush()
 }
@@ -211,7 +279,7 @@ pub fn write_manifest(path: &Path, run: &RunRecord) -> std::io::Result<()> {
 /// Writes every output file into `folder` (which must exist and be empty).
 pub fn write_all(folder: &Path, run: &RunRecord) -> std::io::Result<()> {
     rows::write_findings(&folder.join("findings.csv"), &folder.join("findings.json"), run)?;
-    write_rejected_csv(&folder.join("rejected.csv"), &run.ingest.rejected)?;
+    write_rejected_csv(&folder.join("rejected.csv"), &run.ingest.rejected, run.pseudonym_key.is_some())?;
     write_manifest(&folder.join("manifest.json"), run)?;
     report::write_index(&folder.join("index.html"), run)
 }

@@ -125,3 +125,25 @@ fn point_latest(parent: &Path, name: &str) {
         let _ = fs::write(parent.join("latest"), name);
     }
 }
+
+/// Keeps the `keep` most recent report folders in `reports` (those holding
+/// a manifest.json), never removing `current` or what `latest` points at.
+pub fn prune(reports: &Path, current: &Path, keep: usize) {
+    let latest = fs::read_link(reports.join("latest")).ok().map(|target| reports.join(target));
+    let same = |a: &Path, b: &Path| fs::canonicalize(a).ok().zip(fs::canonicalize(b).ok()).is_some_and(|(a, b)| a == b);
+    let Ok(entries) = fs::read_dir(reports) else { return };
+    let mut folders: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| !p.is_symlink() && p.is_dir() && p.join("manifest.json").is_file())
+        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .filter_map(|p| fs::metadata(p.join("manifest.json")).and_then(|m| m.modified()).ok().map(|t| (t, p)))
+        .collect();
+    folders.sort_by(|a, b| b.0.cmp(&a.0));
+    for (_, folder) in folders.into_iter().skip(keep.max(1)) {
+        if same(&folder, current) || latest.as_deref().is_some_and(|l| same(&folder, l)) {
+            continue;
+        }
+        let _ = fs::remove_dir_all(&folder);
+    }
+}

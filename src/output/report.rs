@@ -40,6 +40,10 @@ struct Page<'a> {
     warnings_total: usize,
     accepted: Vec<Item>,
     expired: Vec<&'a crate::exceptions::Acceptance>,
+    has_previous: bool,
+    new_overdue: usize,
+    resolved: Vec<&'a [String; 5]>,
+    resolved_total: usize,
 }
 
 #[derive(Serialize)]
@@ -78,6 +82,7 @@ struct Item {
     status: &'static str,
     days: String,
     note: String,
+    new: bool,
 }
 
 #[derive(Serialize)]
@@ -107,7 +112,7 @@ fn item(f: &Finding, run: &RunRecord) -> Item {
     let rule = run.rules[f.rule as usize];
     let o = &f.obligation;
     let case = f.case.map(|c| &extract.cases[c as usize]);
-    let row = crate::findings::row(f, run.rules, extract);
+    let row = run.row(f);
     let trigger = match o.trigger_event {
         Some(e) => format!("{} on {}", extract.events[e as usize].kind.name(), o.trigger_at),
         None => format!("start on {}", o.trigger_at),
@@ -123,7 +128,11 @@ fn item(f: &Finding, run: &RunRecord) -> Item {
         team: row[3].clone(),
         worker: worker.unwrap_or_else(|| "(unallocated)".into()),
         case_id: row[1].clone(),
-        initials: case.and_then(|c| c.initials.as_deref()).unwrap_or("").to_string(),
+        initials: if run.pseudonym_key.is_some() {
+            String::new()
+        } else {
+            case.and_then(|c| c.initials.as_deref()).unwrap_or("").to_string()
+        },
         rule: rule.code.clone(),
         title: rule.title.clone(),
         trigger,
@@ -131,7 +140,8 @@ fn item(f: &Finding, run: &RunRecord) -> Item {
         done_at: row[8].clone(),
         status: f.status.name(),
         days: row[10].clone(),
-        note: run.extra(f)[1].clone(),
+        note: f.accepted.map_or(String::new(), |i| run.register.entries[i as usize].note()),
+        new: run.is_new_overdue(f, &run.id(f)),
     }
 }
 
@@ -208,6 +218,10 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
         })
         .collect();
     let warnings_total = run.ingest.warnings.len();
+    // Overdue last time, not overdue now: done since, or no longer owed.
+    let mut resolved: Vec<&[String; 5]> =
+        run.previous.overdue.iter().filter(|(id, _)| !run.overdue_ids.contains(*id)).map(|(_, row)| row).collect();
+    resolved.sort();
     let page = Page {
         service: run.service,
         tool_version: env!("CARGO_PKG_VERSION"),
@@ -244,6 +258,10 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
             .map(|f| item(f, run))
             .collect(),
         expired: run.register.expired(run.as_of).collect(),
+        has_previous: run.previous.folder.is_some(),
+        new_overdue: run.new_overdue,
+        resolved_total: resolved.len(),
+        resolved: resolved.into_iter().take(MAX_LISTED).collect(),
     };
     let mut handlebars = handlebars::Handlebars::new();
     handlebars.set_strict_mode(true);

@@ -36,7 +36,10 @@ impl RowText {
         self.text.push_str(&run.rules[f.rule as usize].code);
         end(self);
         if let Some(c) = f.case {
-            self.text.push_str(&extract.cases[c as usize].id);
+            match run.pseudonym_key {
+                Some(key) => self.text.push_str(&super::pseudonym(key, &extract.cases[c as usize].id)),
+                None => self.text.push_str(&extract.cases[c as usize].id),
+            }
         }
         end(self);
         if let Some(w) = f.worker {
@@ -70,6 +73,13 @@ impl RowText {
         end(self);
         if let Some(days) = f.overdue_days {
             self.text.push_str(itoa::Buffer::new().format(days));
+        }
+        end(self);
+        let id = crate::findings::identity(self.field(0), self.field(1), self.field(2), self.field(4), self.field(5));
+        self.text.push_str(&id);
+        end(self);
+        if run.is_new_overdue(f, &id) {
+            self.text.push_str("yes");
         }
         end(self);
         if let Some(i) = f.accepted {
