@@ -205,3 +205,19 @@ fn calendar() -> &'static yjaudit::calendar::Calendar {
     static CALENDAR: std::sync::OnceLock<yjaudit::calendar::Calendar> = std::sync::OnceLock::new();
     CALENDAR.get_or_init(|| yjaudit::calendar::Calendar::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/calendar")).unwrap())
 }
+
+/// Files that once broke a parser somewhere, kept as a corpus: each must
+/// give an error or reconciled counts.
+#[test]
+fn the_corpus_never_panics() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(corpus).unwrap().flatten() {
+        let bytes = std::fs::read(entry.path()).unwrap();
+        if let Ok(ingest) = ingest_with("events.csv", &bytes) {
+            reconciles(&ingest);
+        }
+        seen += 1;
+    }
+    assert!(seen >= 5);
+}
