@@ -319,6 +319,8 @@ pub struct Extract {
     /// Place of each case's and worker's id in byte order.
     pub case_rank: Vec<u32>,
     pub worker_rank: Vec<u32>,
+    /// The name events are reported under (for tracing a finding to its line).
+    pub events_file: String,
 }
 
 impl Extract {

@@ -468,16 +468,16 @@ fn accepted_exceptions_keep_their_status_but_leave_the_action_list() {
     let o = w.audit("r", &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let findings = w.read("r/findings.csv");
-    assert!(findings.starts_with("rule,case_id,worker_id,team,trigger_event_id,trigger_at,due_at,done_event_id,done_at,status,overdue_days,finding_id,new_overdue,accepted,accepted_note\n"));
+    assert!(findings.starts_with("rule,case_id,worker_id,team,trigger_event_id,trigger_at,due_at,done_event_id,done_at,status,overdue_days,finding_id,new_overdue,accepted,accepted_note,trigger_source,done_source\n"));
     let line =
         |prefix: &str| findings.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("{prefix}: {findings}")).to_string();
     let c1 = line("TRF001,C1,,North,T1,2024-01-10,2024-04-10,,,overdue,61,");
     assert!(
-        c1.ends_with(",yes,accepted by A. Manager on 2024-04-12 until 2024-12-31: Placement breakdown: transfer refused by the home YJS"),
+        c1.ends_with(",yes,accepted by A. Manager on 2024-04-12 until 2024-12-31: Placement breakdown: transfer refused by the home YJS,events.csv:2,"),
         "{c1}"
     );
     let c2 = line("TRF001,C2,,North,T2,2024-01-10,2024-04-10,,,overdue,61,");
-    assert!(c2.ends_with(",,"), "an expired acceptance stops applying: {c2}");
+    assert!(c2.ends_with(",,,,events.csv:3,"), "an expired acceptance stops applying: {c2}");
     let html = w.read("r/index.html");
     let action = &html[html.find("id=\"action\"").unwrap()..html.find("id=\"late\"").unwrap()];
     let rows: Vec<&str> = action.split("<tr>").filter(|r| r.contains("TRF001")).collect();

@@ -50,7 +50,7 @@ pub fn pseudonym(key: &str, case_id: &str) -> String {
 }
 
 /// Columns after the contract's fixed ones.
-pub const EXTRA_COLUMNS: [&str; 4] = ["finding_id", "new_overdue", "accepted", "accepted_note"];
+pub const EXTRA_COLUMNS: [&str; 6] = ["finding_id", "new_overdue", "accepted", "accepted_note", "trigger_source", "done_source"];
 
 /// The previous run's overdue findings in the same reports folder, by id.
 #[derive(Debug, Default)]
@@ -103,13 +103,19 @@ impl RunRecord<'_> {
 
     /// The extra columns of a finding: its id, whether it is newly overdue,
     /// whether an exception covers it.
-    pub fn extra(&self, f: &Finding) -> [String; 4] {
+    pub fn extra(&self, f: &Finding) -> [String; 6] {
         let id = self.id(f);
         let new = if self.is_new_overdue(f, &id) { "yes" } else { "" }.to_string();
-        match f.accepted {
-            Some(i) => [id, new, "yes".into(), self.register.entries[i as usize].note()],
-            None => [id, new, String::new(), String::new()],
-        }
+        let (accepted, note) = match f.accepted {
+            Some(i) => ("yes".to_string(), self.register.entries[i as usize].note()),
+            None => (String::new(), String::new()),
+        };
+        [id, new, accepted, note, self.source(f.obligation.trigger_event), self.source(f.obligation.done_event)]
+    }
+
+    /// "events.csv:123": where an event came from, for tracing a finding.
+    pub fn source(&self, event: Option<u32>) -> String {
+        event.map_or(String::new(), |e| format!("{}:{}", self.extract().events_file, self.extract().events[e as usize].line))
     }
 
     pub fn extract(&self) -> &Extract {

@@ -83,6 +83,7 @@ struct Item {
     days: String,
     note: String,
     new: bool,
+    source: String,
 }
 
 #[derive(Serialize)]
@@ -142,6 +143,12 @@ fn item(f: &Finding, run: &RunRecord) -> Item {
         days: row[10].clone(),
         note: f.accepted.map_or(String::new(), |i| run.register.entries[i as usize].note()),
         new: run.is_new_overdue(f, &run.id(f)),
+        source: [("started", o.trigger_event), ("done", o.done_event)]
+            .iter()
+            .filter(|(_, e)| e.is_some())
+            .map(|(what, e)| format!("{what}: {}", run.source(*e)))
+            .collect::<Vec<_>>()
+            .join("; "),
     }
 }
 

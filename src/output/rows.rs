@@ -90,6 +90,14 @@ impl RowText {
             end(self);
         }
         end(self);
+        for event in [o.trigger_event, o.done_event] {
+            if let Some(e) = event {
+                self.text.push_str(&extract.events_file);
+                self.text.push(':');
+                self.text.push_str(itoa::Buffer::new().format(extract.events[e as usize].line));
+            }
+            end(self);
+        }
     }
 
     fn field(&self, i: usize) -> &str {

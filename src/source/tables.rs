@@ -492,7 +492,8 @@ pub fn read_all(files: &BTreeMap<String, PathBuf>, profile: &Profile) -> Result<
 
     let present_flags =
         FilesPresent { staff: staff_present, allocations: allocations_source.is_some(), absences: absences_source.is_some() };
-    let extract = index(cases, workers, events, allocations, absences, present_flags);
+    let mut extract = index(cases, workers, events, allocations, absences, present_flags);
+    extract.events_file = events_file;
     let mut rejected = ledger.rejected;
     rejected.sort_by(|a, b| (a.file.as_str(), a.line).cmp(&(b.file.as_str(), b.line)));
     let mut warnings = ledger.warnings;
@@ -643,6 +644,7 @@ fn index(
         worker_index: workers.index,
         case_rank,
         worker_rank,
+        events_file: String::new(),
     }
 }
 
