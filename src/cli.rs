@@ -162,6 +162,9 @@ struct RunArgs {
     /// in the same reports folder (so cron can mail someone).
     #[arg(long)]
     fail_on_new_overdue: bool,
+    /// Seed of the period view's audit sample [default: the as-of date, YYYYMMDD].
+    #[arg(long, value_name = "N")]
+    sample_seed: Option<u64>,
     /// Keep only the N most recent report folders in the reports folder (never the current or latest one).
     #[arg(long, value_name = "N")]
     keep: Option<usize>,
@@ -354,6 +357,7 @@ fn run(args: RunArgs, command_line: Vec<String>) -> Result<(), Failure> {
         exceptions: args.exceptions,
         pseudonym_key,
         keep: args.keep,
+        sample_seed: args.sample_seed,
         command_line,
     };
     let started = std::time::Instant::now();

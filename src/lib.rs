@@ -86,6 +86,8 @@ pub struct Plan {
     pub pseudonym_key: Option<String>,
     /// Keep this many report folders in the reports folder, pruning older ones.
     pub keep: Option<usize>,
+    /// Seed of the period view's audit sample [default: the as-of date as YYYYMMDD].
+    pub sample_seed: Option<u64>,
     pub command_line: Vec<String>,
 }
 
@@ -196,6 +198,7 @@ pub fn audit(plan: &Plan) -> Result<Summary, Failure> {
         overdue_ids: &Default::default(),
         pseudonym_key: plan.pseudonym_key.as_deref(),
         new_overdue: 0,
+        sample_seed: plan.sample_seed.unwrap_or_else(|| plan.as_of.format("%Y%m%d").to_string().parse().unwrap_or(1)),
     };
     let overdue_ids: std::collections::HashSet<String> = if previous.folder.is_some() {
         use rayon::prelude::*;

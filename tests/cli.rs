@@ -327,9 +327,23 @@ fn input_text_is_escaped_in_the_report() {
     assert_eq!(w.audit("r", &[]).status.code(), Some(0));
     let html = w.read("r/index.html");
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-    assert!(!html.contains("<script>") && !html.contains("<img") && !html.contains("<b>X"));
-    assert!(html.contains("Content-Security-Policy"));
-    assert!(!html.contains("http://") && !html.contains("https://"), "the report loads nothing from the network");
+    // Every page: the summary and each team, worker and rule page.
+    let mut pages = vec![w.reports().join("r/index.html")];
+    for dir in ["teams", "workers", "rules"] {
+        pages.extend(std::fs::read_dir(w.reports().join("r").join(dir)).unwrap().flatten().map(|e| e.path()));
+    }
+    assert!(pages.len() >= 4, "a page per assessed rule, team and worker: {pages:?}");
+    for page in pages {
+        let html = std::fs::read_to_string(&page).unwrap();
+        assert!(
+            !html.contains("<script>alert") && !html.contains("<img") && !html.contains("<b>X") && !html.contains("<i>W"),
+            "{}",
+            page.display()
+        );
+        assert!(html.contains("Content-Security-Policy") && html.contains("script-src 'sha256-"), "{}", page.display());
+        assert!(!html.contains("http://") && !html.contains("https://"), "{} loads nothing from the network", page.display());
+        assert_eq!(html.matches("<script>").count(), 1, "one inline script, allowed by its hash");
+    }
 }
 
 #[test]

@@ -45,6 +45,7 @@ fn run(folder: &Path) -> Result<(), String> {
         exceptions: None,
         pseudonym_key: None,
         keep: None,
+        sample_seed: None,
         command_line: vec![],
     };
     yjaudit::audit(&plan).map_err(|e| format!("audit failed: {e}"))?;

@@ -23,6 +23,7 @@ fn audit(input: PathBuf, profile: &str) -> (tempfile::TempDir, yjaudit::Summary)
         exceptions: None,
         pseudonym_key: None,
         keep: None,
+        sample_seed: None,
         command_line: vec![],
     };
     let summary = yjaudit::audit(&plan).unwrap_or_else(|e| panic!("{profile}: {e}"));

@@ -19,6 +19,7 @@ fn the_sample_has_met_and_breached_items_for_every_rule() {
         exceptions: None,
         pseudonym_key: None,
         keep: None,
+        sample_seed: None,
         command_line: vec![],
     };
     yjaudit::audit(&plan).unwrap();

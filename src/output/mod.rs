@@ -39,6 +39,8 @@ pub struct RunRecord<'a> {
     pub pseudonym_key: Option<&'a str>,
     /// Findings overdue now that were not overdue in the previous run.
     pub new_overdue: usize,
+    /// Seed of the period view's audit sample.
+    pub sample_seed: u64,
 }
 
 /// A case reference's pseudonym under a service's secret key: stable for

@@ -1,5 +1,9 @@
-//! index.html: the summary a manager reads, rendered by handlebars from a
-//! template compiled into the binary (every value HTML-escaped).
+//! The HTML report: index.html (the summary, what needs action, compliance
+//! by rule and team, trends and the audit sample in a period view, data
+//! quality) and a page per team, worker and rule. Rendered by handlebars
+//! from templates compiled into the binary, every value HTML-escaped; one
+//! small inline script (sorting and filtering tables) allowed by its hash in
+//! the Content-Security-Policy; nothing loaded from anywhere.
 
 use super::RunRecord;
 use crate::findings::{Finding, Status};
@@ -9,6 +13,9 @@ use std::io::Write;
 use std::path::Path;
 
 const TEMPLATE: &str = include_str!("templates/index.hbs");
+const PAGE: &str = include_str!("templates/page.hbs");
+const HEAD: &str = include_str!("templates/head.hbs");
+const SCRIPT: &str = include_str!("templates/tables.js");
 
 /// Longest list shown in the page; the CSVs hold everything.
 const MAX_LISTED: usize = 2_000;
@@ -44,11 +51,140 @@ struct Page<'a> {
     new_overdue: usize,
     resolved: Vec<&'a [String; 5]>,
     resolved_total: usize,
+    teams: Vec<SummaryRow>,
+    trends: Vec<Trend>,
+    samples: Vec<Sample>,
+    sample_seed: u64,
+    script: &'static str,
+    csp_script_hash: String,
+}
+
+/// A row of counts for a rule, team or worker.
+#[derive(Clone, Serialize)]
+struct SummaryRow {
+    name: String,
+    link: String,
+    assessed: u64,
+    met: u64,
+    late: u64,
+    overdue: u64,
+    due: u64,
+    compliance: String,
+    #[serde(skip)]
+    ratio: f64,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Counts {
+    met: u64,
+    late: u64,
+    overdue: u64,
+    due: u64,
+    pending: u64,
+}
+
+impl Counts {
+    fn add(&mut self, status: Status) {
+        match status {
+            Status::Met => self.met += 1,
+            Status::Late => self.late += 1,
+            Status::Overdue => self.overdue += 1,
+            Status::Due => self.due += 1,
+            Status::Pending => self.pending += 1,
+        }
+    }
+
+    fn assessed(&self) -> u64 {
+        self.met + self.late + self.overdue
+    }
+
+    fn row(&self, name: String, link: String) -> SummaryRow {
+        let assessed = self.assessed();
+        SummaryRow {
+            name,
+            link,
+            assessed,
+            met: self.met,
+            late: self.late,
+            overdue: self.overdue,
+            due: self.due,
+            compliance: compliance(self.met, assessed),
+            ratio: if assessed == 0 { 2.0 } else { self.met as f64 / assessed as f64 },
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Trend {
+    code: String,
+    title: String,
+    width: usize,
+    summary: String,
+    bars: Vec<Bar>,
+}
+
+#[derive(Serialize)]
+struct Bar {
+    x: usize,
+    y: usize,
+    height: usize,
+    label: String,
+}
+
+#[derive(Serialize)]
+struct Sample {
+    code: String,
+    of: usize,
+    cases: String,
+}
+
+/// One team, worker or rule page.
+#[derive(Serialize)]
+struct SubPage<'a> {
+    service: &'a str,
+    tool_version: &'static str,
+    as_of: String,
+    title: String,
+    intro: Vec<String>,
+    explanation: Option<String>,
+    summary_title: &'static str,
+    summary_caption: &'static str,
+    summary_first: &'static str,
+    summary: Vec<SummaryRow>,
+    items_title: &'static str,
+    items: Vec<Item>,
+    items_cut: bool,
+    items_shown: usize,
+    items_total: usize,
+    script: &'static str,
+    csp_script_hash: String,
+}
+
+/// A file name for a page about `name`: readable, and unique by a hash.
+fn slug(name: &str) -> String {
+    use sha2::Digest;
+    let readable: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).take(40).collect();
+    let hash = sha2::Sha256::digest(name.as_bytes());
+    format!("{}-{:02x}{:02x}{:02x}", readable.trim_matches('-'), hash[0], hash[1], hash[2])
+}
+
+fn team_of<'a>(run: &'a RunRecord, f: &Finding) -> &'a str {
+    let extract = run.extract();
+    match (f.case, f.worker) {
+        (Some(c), _) => extract.cases[c as usize].team.as_deref().unwrap_or(""),
+        (None, Some(w)) => extract.staff(w).and_then(|s| s.team.as_deref()).unwrap_or(""),
+        (None, None) => "",
+    }
+}
+
+fn team_label(team: &str) -> String {
+    if team.is_empty() { "(no team)".into() } else { team.to_string() }
 }
 
 #[derive(Serialize)]
 struct RuleRow {
     code: String,
+    link: String,
     title: String,
     citation: String,
     assessed: u64,
@@ -84,6 +220,8 @@ struct Item {
     note: String,
     new: bool,
     source: String,
+    team_link: String,
+    worker_link: String,
 }
 
 #[derive(Serialize)]
@@ -126,6 +264,8 @@ fn item(f: &Finding, run: &RunRecord) -> Item {
         }
     });
     Item {
+        team_link: format!("teams/{}.html", slug(&team_label(&row[3]))),
+        worker_link: format!("workers/{}.html", slug(&row[2])),
         team: row[3].clone(),
         worker: worker.unwrap_or_else(|| "(unallocated)".into()),
         case_id: row[1].clone(),
@@ -152,60 +292,164 @@ fn item(f: &Finding, run: &RunRecord) -> Item {
     }
 }
 
-/// Items of the given statuses grouped by team, then worker, oldest due
-/// first; only the first `MAX_LISTED` are rendered (the CSVs hold all).
-fn listed(run: &RunRecord, statuses: &[Status]) -> (Vec<Item>, usize) {
+/// Sorts items by team, worker, oldest due first, then case.
+fn sort_items(run: &RunRecord, chosen: &mut Vec<&Finding>) -> usize {
     let extract = run.extract();
-    let team = |f: &Finding| match (f.case, f.worker) {
-        (Some(c), _) => extract.cases[c as usize].team.as_deref().unwrap_or(""),
-        (None, Some(w)) => extract.staff(w).and_then(|s| s.team.as_deref()).unwrap_or(""),
-        (None, None) => "",
-    };
     let worker = |f: &Finding| f.worker.map_or("", |w| &*extract.workers[w as usize].id);
     let case = |f: &Finding| f.case.map_or("", |c| &*extract.cases[c as usize].id);
-    let mut chosen: Vec<&Finding> = run.findings.iter().filter(|f| statuses.contains(&f.status) && f.accepted.is_none()).collect();
     let total = chosen.len();
-    let key = |f: &&Finding| (team(f), worker(f), f.obligation.due.date(), case(f));
+    let key = |f: &&Finding| (team_of(run, f), worker(f), f.obligation.due.date(), case(f));
     if chosen.len() > MAX_LISTED {
         chosen.select_nth_unstable_by(MAX_LISTED, |a, b| key(a).cmp(&key(b)));
         chosen.truncate(MAX_LISTED);
     }
     chosen.sort_by(|a, b| key(a).cmp(&key(b)));
-    (chosen.into_iter().map(|f| item(f, run)).collect(), total)
+    total
+}
+
+fn render(handlebars: &handlebars::Handlebars, template: &str, data: &impl Serialize, path: &Path) -> std::io::Result<()> {
+    let html = handlebars.render(template, data).map_err(std::io::Error::other)?;
+    let mut out = super::create(path)?;
+    out.write_all(html.as_bytes())?;
+    out.flush()
+}
+
+/// A deterministic sample: the `k` cases with the smallest keyed hashes.
+fn sample(seed: u64, code: &str, mut cases: Vec<&str>, k: usize) -> Vec<String> {
+    use sha2::Digest;
+    let rank = |case: &str| {
+        sha2::Sha256::new().chain_update(seed.to_le_bytes()).chain_update(code).chain_update([0]).chain_update(case).finalize()
+    };
+    cases.sort_by_cached_key(|c| rank(c));
+    let mut chosen: Vec<String> = cases.into_iter().take(k).map(str::to_string).collect();
+    chosen.sort();
+    chosen
 }
 
 pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
-    let mut per_rule: Vec<BTreeMap<Status, u64>> = vec![BTreeMap::new(); run.rules.len()];
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let extract = run.extract();
+    let mut per_rule = vec![Counts::default(); run.rules.len()];
+    let mut per_team: BTreeMap<&str, Counts> = BTreeMap::new();
+    let mut per_worker: BTreeMap<&str, Counts> = BTreeMap::new();
+    let mut team_rule: BTreeMap<(&str, usize), Counts> = BTreeMap::new();
+    let mut worker_rule: BTreeMap<(&str, usize), Counts> = BTreeMap::new();
+    let mut rule_team: BTreeMap<(usize, &str), Counts> = BTreeMap::new();
+    let mut monthly: BTreeMap<(usize, (i32, u32)), (u64, u64)> = BTreeMap::new();
+    let mut assessed_cases: Vec<std::collections::BTreeSet<&str>> = vec![Default::default(); run.rules.len()];
+    let mut by_team: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
+    let mut by_worker: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
+    let mut by_rule: Vec<Vec<&Finding>> = vec![Vec::new(); run.rules.len()];
     for f in run.findings {
-        *per_rule[f.rule as usize].entry(f.status).or_default() += 1;
+        let rule = f.rule as usize;
+        let team = team_of(run, f);
+        let worker = f.worker.map_or("", |w| &*extract.workers[w as usize].id);
+        per_rule[rule].add(f.status);
+        per_team.entry(team).or_default().add(f.status);
+        per_worker.entry(worker).or_default().add(f.status);
+        team_rule.entry((team, rule)).or_default().add(f.status);
+        worker_rule.entry((worker, rule)).or_default().add(f.status);
+        rule_team.entry((rule, team)).or_default().add(f.status);
+        if matches!(f.status, Status::Met | Status::Late | Status::Overdue) {
+            let due = f.obligation.due.date();
+            let month = monthly.entry((rule, (chrono::Datelike::year(&due), chrono::Datelike::month(&due)))).or_default();
+            month.1 += 1;
+            month.0 += (f.status == Status::Met) as u64;
+            if let Some(c) = f.case {
+                assessed_cases[rule].insert(&extract.cases[c as usize].id);
+            }
+        }
+        let actionable = matches!(f.status, Status::Overdue | Status::Due) && f.accepted.is_none();
+        if actionable {
+            by_team.entry(team).or_default().push(f);
+            by_worker.entry(worker).or_default().push(f);
+        }
+        if matches!(f.status, Status::Overdue | Status::Late) {
+            by_rule[rule].push(f);
+        }
     }
-    let rules = run
+    let mut rules: Vec<RuleRow> = run
         .rules
         .iter()
         .zip(&per_rule)
-        .map(|(rule, counts)| {
-            let n = |s| counts.get(&s).copied().unwrap_or(0);
-            let assessed = n(Status::Met) + n(Status::Late) + n(Status::Overdue);
-            RuleRow {
-                code: rule.label(),
-                title: rule.title.clone(),
-                citation: rule.citation.clone(),
-                assessed,
-                met: n(Status::Met),
-                late: n(Status::Late),
-                overdue: n(Status::Overdue),
-                due: n(Status::Due),
-                pending: n(Status::Pending),
-                compliance: compliance(n(Status::Met), assessed),
-            }
+        .map(|(rule, n)| RuleRow {
+            code: rule.label(),
+            link: format!("rules/{}.html", slug(&rule.label())),
+            title: rule.title.clone(),
+            citation: rule.citation.clone(),
+            assessed: n.assessed(),
+            met: n.met,
+            late: n.late,
+            overdue: n.overdue,
+            due: n.due,
+            pending: n.pending,
+            compliance: compliance(n.met, n.assessed()),
         })
         .collect();
-    let (action, action_total) = listed(run, &[Status::Overdue, Status::Due]);
-    let (late, late_total) = listed(run, &[Status::Late]);
+    if run.period != (None, None) {
+        // The period view puts the worst rules first.
+        let ratio = |r: &RuleRow| if r.assessed == 0 { 2.0 } else { r.met as f64 / r.assessed as f64 };
+        rules.sort_by(|a, b| ratio(a).total_cmp(&ratio(b)).then(a.code.cmp(&b.code)));
+    }
+    let mut teams: Vec<SummaryRow> =
+        per_team.iter().map(|(t, n)| n.row(team_label(t), format!("teams/{}.html", slug(&team_label(t))))).collect();
+    teams.sort_by(|a, b| a.ratio.total_cmp(&b.ratio).then(a.name.cmp(&b.name)));
+
+    // The period view: trends and the audit sample.
+    let period_view = run.period != (None, None);
+    let mut trends = Vec::new();
+    for (index, rule) in run.rules.iter().enumerate() {
+        let months: Vec<(&(i32, u32), &(u64, u64))> =
+            monthly.range((index, (i32::MIN, 0))..=(index, (i32::MAX, 12))).map(|((_, m), v)| (m, v)).collect();
+        let months = &months[months.len().saturating_sub(24)..];
+        if months.len() < 2 {
+            continue;
+        }
+        let bars = months
+            .iter()
+            .enumerate()
+            .map(|(i, ((y, m), (met, all)))| {
+                let height = (*met as f64 / (*all).max(1) as f64 * 50.0).round() as usize;
+                let label = if *m == 1 { format!("1/{:02}", y % 100) } else { m.to_string() };
+                Bar { x: i * 18 + 2, y: 55 - height, height: height.max(1), label }
+            })
+            .collect();
+        let summary =
+            months.iter().map(|((y, m), (met, all))| format!("{y}-{m:02} {}", compliance(*met, *all))).collect::<Vec<_>>().join(", ");
+        trends.push(Trend { code: rule.label(), title: rule.title.clone(), width: months.len() * 18 + 20, summary, bars });
+    }
+    let sample_seed = run.sample_seed;
+    let samples = if period_view {
+        run.rules
+            .iter()
+            .zip(&assessed_cases)
+            .filter(|(_, cases)| !cases.is_empty())
+            .map(|(rule, cases)| {
+                let n = cases.len();
+                let k = if n <= 20 { n } else { (n as f64 * 0.2).ceil().max(20.0) as usize };
+                let chosen = sample(sample_seed, &rule.code, cases.iter().copied().collect(), k);
+                let shown: Vec<String> = match run.pseudonym_key {
+                    Some(key) => chosen.iter().map(|c| super::pseudonym(key, c)).collect(),
+                    None => chosen,
+                };
+                Sample { code: rule.label(), of: n, cases: shown.join(", ") }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+
+    let mut action_findings: Vec<&Finding> =
+        run.findings.iter().filter(|f| matches!(f.status, Status::Overdue | Status::Due) && f.accepted.is_none()).collect();
+    let action_total = sort_items(run, &mut action_findings);
+    let action: Vec<Item> = action_findings.into_iter().map(|f| item(f, run)).collect();
+    let mut late_findings: Vec<&Finding> = run.findings.iter().filter(|f| f.status == Status::Late && f.accepted.is_none()).collect();
+    let late_total = sort_items(run, &mut late_findings);
+    let late: Vec<Item> = late_findings.into_iter().map(|f| item(f, run)).collect();
     let period_text = match run.period {
         (None, None) => "Period: all obligations in the extract.".to_string(),
         (from, to) => format!(
-            "Period: obligations falling due from {} to {}.",
+            "Period view: obligations falling due from {} to {}.",
             from.map_or("the start".into(), |d| d.to_string()),
             to.map_or("the end".into(), |d| d.to_string())
         ),
@@ -229,6 +473,11 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
     let mut resolved: Vec<&[String; 5]> =
         run.previous.overdue.iter().filter(|(id, _)| !run.overdue_ids.contains(*id)).map(|(_, row)| row).collect();
     resolved.sort();
+    let csp_script_hash = {
+        use base64::Engine;
+        use sha2::Digest;
+        format!("sha256-{}", base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(SCRIPT.as_bytes())))
+    };
     let page = Page {
         service: run.service,
         tool_version: env!("CARGO_PKG_VERSION"),
@@ -269,12 +518,144 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
         new_overdue: run.new_overdue,
         resolved_total: resolved.len(),
         resolved: resolved.into_iter().take(MAX_LISTED).collect(),
+        teams,
+        trends,
+        samples,
+        sample_seed,
+        script: SCRIPT,
+        csp_script_hash: csp_script_hash.clone(),
     };
     let mut handlebars = handlebars::Handlebars::new();
     handlebars.set_strict_mode(true);
+    handlebars.register_partial("head", HEAD).map_err(std::io::Error::other)?;
     handlebars.register_template_string("index", TEMPLATE).map_err(std::io::Error::other)?;
-    let html = handlebars.render("index", &page).map_err(std::io::Error::other)?;
-    let mut out = super::create(path)?;
-    out.write_all(html.as_bytes())?;
-    out.flush()
+    handlebars.register_template_string("page", PAGE).map_err(std::io::Error::other)?;
+    render(&handlebars, "index", &page, path)?;
+
+    // Pages: one per team, worker and rule.
+    for dir in ["teams", "workers", "rules"] {
+        super::publish::create_private_dir(&folder.join(dir))?;
+    }
+    let sub = |title: String,
+               intro: Vec<String>,
+               explanation: Option<String>,
+               first: &'static str,
+               summary: Vec<SummaryRow>,
+               items_title: &'static str,
+               mut chosen: Vec<&Finding>| {
+        let total = sort_items(run, &mut chosen);
+        let items: Vec<Item> = chosen.into_iter().map(|f| item(f, run)).collect();
+        SubPage {
+            service: run.service,
+            tool_version: env!("CARGO_PKG_VERSION"),
+            as_of: run.as_of.to_string(),
+            title,
+            intro,
+            explanation,
+            summary_title: "Compliance",
+            summary_caption: "Assessed = met + late + overdue; compliance = met on time ÷ assessed",
+            summary_first: first,
+            summary,
+            items_title,
+            items_cut: total > items.len(),
+            items_shown: items.len(),
+            items_total: total,
+            items,
+            script: SCRIPT,
+            csp_script_hash: csp_script_hash.clone(),
+        }
+    };
+    let rule_rows = |pick: &dyn Fn(usize) -> Option<Counts>| -> Vec<SummaryRow> {
+        run.rules
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                pick(i).map(|n| n.row(format!("{} {}", r.label(), r.title), format!("../rules/{}.html", slug(&r.label()))))
+            })
+            .collect()
+    };
+    for (team, counts) in &per_team {
+        let workers: Vec<SummaryRow> = per_worker
+            .iter()
+            .filter(|(w, _)| {
+                run.findings.iter().any(|f| team_of(run, f) == *team && f.worker.is_some_and(|x| &*extract.workers[x as usize].id == **w))
+            })
+            .map(|(w, n)| n.row(if w.is_empty() { "(unallocated)".into() } else { w.to_string() }, format!("../workers/{}.html", slug(w))))
+            .collect();
+        let mut summary = rule_rows(&|i| team_rule.get(&(*team, i)).copied());
+        summary.extend(workers);
+        let page = sub(
+            format!("Team: {}", team_label(team)),
+            vec![format!(
+                "{} obligations assessed, {} met on time ({}), {} overdue, {} due within {} days.",
+                counts.assessed(),
+                counts.met,
+                compliance(counts.met, counts.assessed()),
+                counts.overdue,
+                counts.due,
+                run.look_ahead_days
+            )],
+            None,
+            "Rule or worker",
+            summary,
+            "Needs action: overdue and due soon",
+            by_team.remove(team).unwrap_or_default(),
+        );
+        render(&handlebars, "page", &page, &folder.join("teams").join(format!("{}.html", slug(&team_label(team)))))?;
+    }
+    for (worker, counts) in &per_worker {
+        let name = extract.worker_index.get(*worker).and_then(|&w| extract.staff(w)).and_then(|s| s.name.as_deref());
+        let title = match (worker.is_empty(), name) {
+            (true, _) => "Worker: (unallocated)".to_string(),
+            (false, Some(n)) => format!("Worker: {n} ({worker})"),
+            (false, None) => format!("Worker: {worker}"),
+        };
+        let page = sub(
+            title,
+            vec![format!(
+                "{} obligations assessed, {} met on time ({}), {} overdue, {} due within {} days.",
+                counts.assessed(),
+                counts.met,
+                compliance(counts.met, counts.assessed()),
+                counts.overdue,
+                counts.due,
+                run.look_ahead_days
+            )],
+            None,
+            "Rule",
+            rule_rows(&|i| worker_rule.get(&(*worker, i)).copied()),
+            "Needs action: overdue and due soon",
+            by_worker.remove(worker).unwrap_or_default(),
+        );
+        render(&handlebars, "page", &page, &folder.join("workers").join(format!("{}.html", slug(worker))))?;
+    }
+    for (index, rule) in run.rules.iter().enumerate() {
+        let n = per_rule[index];
+        let summary: Vec<SummaryRow> = rule_team
+            .range((index, "")..)
+            .take_while(|((i, _), _)| *i == index)
+            .map(|((_, t), c)| c.row(team_label(t), format!("../teams/{}.html", slug(&team_label(t)))))
+            .collect();
+        let page = sub(
+            format!("{} — {}", rule.label(), rule.title),
+            vec![
+                format!("{} ({})", rule.policy, rule.citation),
+                format!(
+                    "{} obligations assessed, {} met on time ({}), {} late, {} overdue.",
+                    n.assessed(),
+                    n.met,
+                    compliance(n.met, n.assessed()),
+                    n.late,
+                    n.overdue
+                ),
+            ],
+            Some(crate::cli::explain(rule, crate::cli::Format::Table)),
+            "Team",
+            summary,
+            "Breaches: overdue and late",
+            std::mem::take(&mut by_rule[index]),
+        );
+        render(&handlebars, "page", &page, &folder.join("rules").join(format!("{}.html", slug(&rule.label()))))?;
+    }
+    Ok(())
 }
