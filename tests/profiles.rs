@@ -32,12 +32,22 @@ fn audit(input: PathBuf, profile: &str) -> (tempfile::TempDir, yjaudit::Summary)
 
 #[test]
 fn the_three_system_extracts_give_the_canonical_findings() {
+    // Every column but the last two, which trace each row to its own
+    // extract's file and line.
+    let without_sources = |path: PathBuf| -> Vec<String> {
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let width = reader.headers().unwrap().len();
+        let header = reader.headers().unwrap().clone();
+        assert_eq!((&header[width - 2], &header[width - 1]), ("trigger_source", "done_source"));
+        reader.records().map(|r| r.unwrap().iter().take(width - 2).collect::<Vec<_>>().join(",")).collect()
+    };
     let (canonical, _) = audit(root().join("sample-data/canonical"), "canonical");
-    let expected = std::fs::read(canonical.path().join("r/findings.csv")).unwrap();
-    assert!(expected.len() > 10_000);
+    let expected = without_sources(canonical.path().join("r/findings.csv"));
+    assert!(expected.len() > 1_000);
     for system in ["childview", "capita", "mosaic"] {
         let (out, _) = audit(root().join("sample-data").join(system), system);
-        let found = std::fs::read(out.path().join("r/findings.csv")).unwrap();
+        let found = without_sources(out.path().join("r/findings.csv"));
         assert!(found == expected, "{system}: findings differ from the canonical sample's");
         let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(out.path().join("r/manifest.json")).unwrap()).unwrap();
         assert_eq!(manifest["profile"], system);
