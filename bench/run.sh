@@ -34,7 +34,7 @@ for n in "${sizes[@]}"; do
   rm -rf "$out"
   log=$(mktemp)
   /usr/bin/time -f "%e %M" -o "$log.time" "$bin" run -v --input "$dir" --as-of 2026-11-23 --out "$out/r" 2> "$log"
-  phase() { awk -v p="$1" '$2 == "phase" && $3 == p {print $4}' "$log"; }
+  phase() { awk -v p="$1" '$3 == "phase" && $4 == p {print $5}' "$log"; }
   findings=$(grep -o '[0-9][0-9]* findings (' "$log" | head -1 | cut -d' ' -f1)
   read -r total peak_kb < "$log.time"
   check_start=$(date +%s.%N)

@@ -162,6 +162,10 @@ struct RunArgs {
     /// in the same reports folder (so cron can mail someone).
     #[arg(long)]
     fail_on_new_overdue: bool,
+    /// Write the CSVs for Excel: a UTF-8 byte-order mark and date-times as
+    /// `YYYY-MM-DD HH:MM` (a space for the contract's `T`).
+    #[arg(long)]
+    excel: bool,
     /// Seed of the period view's audit sample [default: the as-of date, YYYYMMDD].
     #[arg(long, value_name = "N")]
     sample_seed: Option<u64>,
@@ -262,7 +266,7 @@ fn execute(command: Command, command_line: Vec<String>) -> Result<(), Failure> {
                         Failure::Output(format!("cannot write {}: {e} (an existing file is never overwritten)", path.display()))
                     })?;
                     file.write_all(text.as_bytes()).map_err(|e| Failure::Output(format!("cannot write {}: {e}", path.display())))?;
-                    eprintln!("yjaudit: draft profile written to {}: review every guess and TODO", path.display());
+                    eprintln!("yjaudit: info: draft profile written to {}: review every guess and TODO", path.display());
                     Ok(())
                 }
                 None => print_out(&text),
@@ -358,6 +362,8 @@ fn run(args: RunArgs, command_line: Vec<String>) -> Result<(), Failure> {
         pseudonym_key,
         keep: args.keep,
         sample_seed: args.sample_seed,
+        progress: !args_quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        excel: args.excel,
         command_line,
     };
     let started = std::time::Instant::now();
@@ -366,7 +372,7 @@ fn run(args: RunArgs, command_line: Vec<String>) -> Result<(), Failure> {
     if verbose {
         for phase in &summary.phases {
             eprintln!(
-                "yjaudit: phase {:<9} {:>7.2} s, peak memory so far {}",
+                "yjaudit: debug: phase {:<9} {:>7.2} s, peak memory so far {}",
                 phase.name,
                 phase.seconds,
                 phase.peak_mib.map_or("unknown".into(), |m| format!("{m:.0} MiB"))
@@ -375,7 +381,7 @@ fn run(args: RunArgs, command_line: Vec<String>) -> Result<(), Failure> {
     }
     if !quiet {
         eprintln!(
-            "yjaudit: {} findings ({} overdue, {} newly overdue, {} due, {} late, {} met, {} pending), {} rows rejected, {} rule(s) not assessed; written to {} in {:.1} s",
+            "yjaudit: info: {} findings ({} overdue, {} newly overdue, {} due, {} late, {} met, {} pending), {} rows rejected, {} rule(s) not assessed; written to {} in {:.1} s",
             summary.findings,
             summary.counts["overdue"],
             summary.new_overdue,

@@ -88,6 +88,11 @@ pub struct Plan {
     pub keep: Option<usize>,
     /// Seed of the period view's audit sample [default: the as-of date as YYYYMMDD].
     pub sample_seed: Option<u64>,
+    /// Show progress on standard error (only when it is a terminal).
+    pub progress: bool,
+    /// Write the CSVs for Excel: a UTF-8 byte-order mark, and date-times
+    /// with a space (`YYYY-MM-DD HH:MM`) rather than `T`.
+    pub excel: bool,
     pub command_line: Vec<String>,
 }
 
@@ -167,9 +172,16 @@ pub fn audit(plan: &Plan) -> Result<Summary, Failure> {
         None => exceptions::Register::default(),
     };
     let mut phases = Phases::start();
+    let progress = |what: &str| {
+        if plan.progress {
+            eprint!("\r\x1b[2Kyjaudit: {what}…");
+        }
+    };
     let profile = source::profile::Profile::resolve(&plan.profile, &plan.rules)?;
+    progress("reading the extract");
     let ingest = source::load(&plan.input, &profile)?;
     phases.done("ingest");
+    progress("applying the rules");
     let extract = &ingest.extract;
     let (assessed, not_assessed) = engine::assessable(&rule_set.rules, extract);
     let ctx = kinds::Context { extract, calendar: &calendar, as_of: plan.as_of };
@@ -198,6 +210,18 @@ pub fn audit(plan: &Plan) -> Result<Summary, Failure> {
         overdue_ids: &Default::default(),
         pseudonym_key: plan.pseudonym_key.as_deref(),
         new_overdue: 0,
+        excel: plan.excel,
+        profile_file: profile.path.as_ref().map(|p| {
+            (
+                p.display().to_string(),
+                std::fs::read(p)
+                    .map(|b| {
+                        use sha2::Digest;
+                        format!("{:x}", sha2::Sha256::digest(b))
+                    })
+                    .unwrap_or_default(),
+            )
+        }),
         sample_seed: plan.sample_seed.unwrap_or_else(|| plan.as_of.format("%Y%m%d").to_string().parse().unwrap_or(1)),
     };
     let overdue_ids: std::collections::HashSet<String> = if previous.folder.is_some() {
@@ -208,7 +232,11 @@ pub fn audit(plan: &Plan) -> Result<Summary, Failure> {
     };
     run.new_overdue = overdue_ids.iter().filter(|id| !previous.overdue.contains_key(*id)).count();
     run.overdue_ids = &overdue_ids;
+    progress("writing the reports");
     output::publish::publish(&plan.out, |folder| output::write_all(folder, &run))?;
+    if plan.progress {
+        eprint!("\r\x1b[2K");
+    }
     if let Some(keep) = plan.keep {
         output::publish::prune(reports, &plan.out, keep);
     }

@@ -571,3 +571,41 @@ fn pseudonymised_outputs_hide_case_references_and_initials() {
     }
     assert!(w.read("shared/findings.csv").contains("CMM001,P-"));
 }
+
+#[test]
+fn excel_csvs_have_a_bom_and_spreadsheet_date_times() {
+    let w = Workdir::new();
+    w.minimal();
+    assert_eq!(w.audit("r", &["--excel"]).status.code(), Some(0));
+    let bytes = std::fs::read(w.reports().join("r/findings.csv")).unwrap();
+    assert!(bytes.starts_with(b"\xEF\xBB\xBFrule,case_id,"));
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(text.contains("REC001,C1,,North,E1,2024-05-01 10:00,2024-05-03 10:00,E1,2024-05-02 10:00,met,"), "{text}");
+    assert!(std::fs::read(w.reports().join("r/rejected.csv")).unwrap().starts_with(b"\xEF\xBB\xBF"));
+    // The JSON keeps the contract's form.
+    assert!(w.read("r/findings.json").contains("\"trigger_at\":\"2024-05-01T10:00\""));
+}
+
+#[test]
+fn a_draft_profile_maps_a_known_layout_and_marks_what_to_check() {
+    let w = Workdir::new();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/childview");
+    let o = w.run(&["profile", "draft", "--input", sample.to_str().unwrap(), "--name", "trial"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let draft = String::from_utf8(o.stdout).unwrap();
+    for expected in [
+        "name = \"trial\"",
+        "file = \"ChildView_Contacts.csv\"",
+        "event_id = \"Contact ID\"",
+        "occurred_at = \"Contact Date\"",
+        "label = \"CMM - Compliance\"",
+        "%d/%m/%Y %H:%M",
+    ] {
+        assert!(draft.contains(expected), "{expected} in:\n{draft}");
+    }
+    assert!(draft.contains("TODO"), "guesses are marked for review");
+    // Unfinished, it does not load: nothing is taken on trust.
+    let path = w.dir.path().join("trial.toml");
+    std::fs::write(&path, &draft).unwrap();
+    assert!(yjaudit::source::profile::Profile::load(&path).is_err());
+}

@@ -46,6 +46,8 @@ fn run(folder: &Path) -> Result<(), String> {
         pseudonym_key: None,
         keep: None,
         sample_seed: None,
+        progress: false,
+        excel: false,
         command_line: vec![],
     };
     yjaudit::audit(&plan).map_err(|e| format!("audit failed: {e}"))?;

@@ -130,7 +130,9 @@ fn a_fifo_is_unusable_not_a_wait() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // 256 cases each in the ordinary test run; PROPTEST_CASES=N for a longer
+    // fuzzing pass (see the notes for the figures of one).
+    #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256), ..ProptestConfig::default() })]
 
     /// Any bytes at all in any input file: an error or reconciled counts.
     #[test]

@@ -24,6 +24,8 @@ fn audit(input: PathBuf, profile: &str) -> (tempfile::TempDir, yjaudit::Summary)
         pseudonym_key: None,
         keep: None,
         sample_seed: None,
+        progress: false,
+        excel: false,
         command_line: vec![],
     };
     let summary = yjaudit::audit(&plan).unwrap_or_else(|e| panic!("{profile}: {e}"));

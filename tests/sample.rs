@@ -20,6 +20,8 @@ fn the_sample_has_met_and_breached_items_for_every_rule() {
         pseudonym_key: None,
         keep: None,
         sample_seed: None,
+        progress: false,
+        excel: false,
         command_line: vec![],
     };
     yjaudit::audit(&plan).unwrap();

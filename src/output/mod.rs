@@ -41,6 +41,10 @@ pub struct RunRecord<'a> {
     pub new_overdue: usize,
     /// Seed of the period view's audit sample.
     pub sample_seed: u64,
+    /// CSVs for Excel: byte-order mark, date-times with a space.
+    pub excel: bool,
+    /// The source profile file read, with its SHA-256 (none for canonical).
+    pub profile_file: Option<(String, String)>,
 }
 
 /// A case reference's pseudonym under a service's secret key: stable for
@@ -143,8 +147,12 @@ pub fn create(path: &Path) -> std::io::Result<BufWriter<File>> {
 
 /// rejected.csv: file, line, column, value, reason (values withheld when
 /// the outputs are pseudonymised: they may be anything from the extract).
-pub fn write_rejected_csv(path: &Path, rejected: &[Rejected], withhold: bool) -> std::io::Result<()> {
-    let mut writer = csv::Writer::from_writer(create(path)?);
+pub fn write_rejected_csv(path: &Path, rejected: &[Rejected], withhold: bool, excel: bool) -> std::io::Result<()> {
+    let mut file = create(path)?;
+    if excel {
+        file.write_all(b"\xEF\xBB\xBF")?;
+    }
+    let mut writer = csv::Writer::from_writer(file);
     writer.write_record(["file", "line", "column", "value", "reason"])?;
     for r in rejected {
         let line = r.line.to_string();
@@ -169,6 +177,7 @@ struct Manifest<'a> {
     service: &'a str,
     config: Option<ConfigRecord>,
     exceptions: Option<ExceptionsRecord<'a>>,
+    profile_file: Option<ProfileRecord<'a>>,
     look_ahead_days: u32,
     rules_assessed: Vec<RuleSummary>,
     warning_lines: Vec<WarningLine<'a>>,
@@ -183,6 +192,12 @@ struct ConfigRecord {
     ignore: Vec<String>,
     overrides: BTreeMap<String, BTreeMap<String, String>>,
     closure_days: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ProfileRecord<'a> {
+    path: &'a str,
+    sha256: &'a str,
 }
 
 #[derive(Serialize)]
@@ -253,6 +268,7 @@ pub fn write_manifest(path: &Path, run: &RunRecord) -> std::io::Result<()> {
             findings_accepted: run.findings.iter().filter(|f| f.accepted.is_some()).count(),
             expired: run.register.expired(run.as_of).collect(),
         }),
+        profile_file: run.profile_file.as_ref().map(|(path, sha256)| ProfileRecord { path, sha256 }),
         look_ahead_days: run.look_ahead_days,
         rules_assessed: run
             .rules
@@ -287,7 +303,7 @@ pub fn write_manifest(path: &Path, run: &RunRecord) -> std::io::Result<()> {
 /// Writes every output file into `folder` (which must exist and be empty).
 pub fn write_all(folder: &Path, run: &RunRecord) -> std::io::Result<()> {
     rows::write_findings(&folder.join("findings.csv"), &folder.join("findings.json"), run)?;
-    write_rejected_csv(&folder.join("rejected.csv"), &run.ingest.rejected, run.pseudonym_key.is_some())?;
+    write_rejected_csv(&folder.join("rejected.csv"), &run.ingest.rejected, run.pseudonym_key.is_some(), run.excel)?;
     write_manifest(&folder.join("manifest.json"), run)?;
     report::write_index(&folder.join("index.html"), run)
 }

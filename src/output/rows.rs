@@ -112,7 +112,13 @@ fn render_csv(run: &RunRecord, chunk: &[Finding]) -> std::io::Result<Vec<u8>> {
     for f in chunk {
         row.fill(run, f);
         for i in 0..FIELDS {
-            writer.write_field(spreadsheet_safe(row.field(i)).as_bytes())?;
+            let cell = spreadsheet_safe(row.field(i));
+            // Excel reads `2024-05-01 10:00` as a date-time, not `2024-05-01T10:00`.
+            if run.excel && matches!(i, 5 | 6 | 8) && cell.len() > 10 && cell.as_bytes()[10] == b'T' {
+                writer.write_field(cell.replacen('T', " ", 1).as_bytes())?;
+            } else {
+                writer.write_field(cell.as_bytes())?;
+            }
         }
         writer.write_record(None::<&[u8]>)?;
     }
@@ -159,6 +165,9 @@ fn render_json(run: &RunRecord, chunk: &[Finding], first: bool) -> Vec<u8> {
 /// Writes findings.csv and findings.json together, rendering in parallel.
 pub fn write_findings(csv_path: &Path, json_path: &Path, run: &RunRecord) -> std::io::Result<()> {
     let mut csv_out = super::create(csv_path)?;
+    if run.excel {
+        csv_out.write_all(b"\xEF\xBB\xBF")?;
+    }
     let mut json_out = super::create(json_path)?;
     let mut header = csv::Writer::from_writer(Vec::new());
     header.write_record(COLUMNS.iter().chain(&EXTRA_COLUMNS))?;
