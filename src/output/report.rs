@@ -19,6 +19,9 @@ const SCRIPT: &str = include_str!("templates/tables.js");
 
 /// Longest list shown in the page; the CSVs hold everything.
 const MAX_LISTED: usize = 2_000;
+/// Most team pages and worker pages written (the worst first): a national
+/// run has tens of thousands of workers, whose rows are in findings.csv.
+const MAX_PAGES: usize = 500;
 
 #[derive(Serialize)]
 struct Page<'a> {
@@ -57,6 +60,7 @@ struct Page<'a> {
     sample_seed: u64,
     script: &'static str,
     csp_script_hash: String,
+    max_pages: usize,
 }
 
 /// A row of counts for a rule, team or worker.
@@ -165,7 +169,8 @@ fn slug(name: &str) -> String {
     use sha2::Digest;
     let readable: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).take(40).collect();
     let hash = sha2::Sha256::digest(name.as_bytes());
-    format!("{}-{:02x}{:02x}{:02x}", readable.trim_matches('-'), hash[0], hash[1], hash[2])
+    let readable = readable.trim_matches('-');
+    format!("{}-{:02x}{:02x}{:02x}", if readable.is_empty() { "none" } else { readable }, hash[0], hash[1], hash[2])
 }
 
 fn team_of<'a>(run: &'a RunRecord, f: &Finding) -> &'a str {
@@ -175,6 +180,24 @@ fn team_of<'a>(run: &'a RunRecord, f: &Finding) -> &'a str {
         (None, Some(w)) => extract.staff(w).and_then(|s| s.team.as_deref()).unwrap_or(""),
         (None, None) => "",
     }
+}
+
+/// Every team name once (index 0 = no team), with each case's and
+/// worker's team index, so the counting pass hashes no strings.
+fn team_indices<'a>(run: &'a RunRecord) -> (Vec<&'a str>, Vec<u32>, Vec<u32>) {
+    let extract = run.extract();
+    let mut names: Vec<&'a str> = vec![""];
+    let mut index: std::collections::HashMap<&'a str, u32> = std::collections::HashMap::from([("", 0)]);
+    let mut intern = |name: Option<&'a str>| -> u32 {
+        let name = name.unwrap_or("");
+        *index.entry(name).or_insert_with(|| {
+            names.push(name);
+            names.len() as u32 - 1
+        })
+    };
+    let case_team: Vec<u32> = extract.cases.iter().map(|c| intern(c.team.as_deref())).collect();
+    let worker_team: Vec<u32> = extract.workers.iter().map(|w| intern(w.staff.as_ref().and_then(|s| s.team.as_deref()))).collect();
+    (names, case_team, worker_team)
 }
 
 fn team_label(team: &str) -> String {
@@ -282,7 +305,7 @@ fn item(f: &Finding, run: &RunRecord) -> Item {
         status: f.status.name(),
         days: row[10].clone(),
         note: f.accepted.map_or(String::new(), |i| run.register.entries[i as usize].note()),
-        new: run.is_new_overdue(f, &run.id(f)),
+        new: run.previous.folder.is_some() && run.is_new_overdue(f, &run.id(f)),
         source: [("started", o.trigger_event), ("done", o.done_event)]
             .iter()
             .filter(|(_, e)| e.is_some())
@@ -329,45 +352,93 @@ fn sample(seed: u64, code: &str, mut cases: Vec<&str>, k: usize) -> Vec<String> 
 pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
     let folder = path.parent().unwrap_or(Path::new("."));
     let extract = run.extract();
-    let mut per_rule = vec![Counts::default(); run.rules.len()];
-    let mut per_team: BTreeMap<&str, Counts> = BTreeMap::new();
-    let mut per_worker: BTreeMap<&str, Counts> = BTreeMap::new();
-    let mut team_rule: BTreeMap<(&str, usize), Counts> = BTreeMap::new();
-    let mut worker_rule: BTreeMap<(&str, usize), Counts> = BTreeMap::new();
-    let mut rule_team: BTreeMap<(usize, &str), Counts> = BTreeMap::new();
+    // One pass over the findings with integer keys (teams interned once per
+    // case and worker, workers by index), then small maps keyed by name.
+    let rule_count = run.rules.len();
+    let (team_names, case_team, worker_team) = team_indices(run);
+    let team_count = team_names.len();
+    let worker_slot = |f: &Finding| f.worker.map_or(0, |w| w as usize + 1);
+    let mut per_rule = vec![Counts::default(); rule_count];
+    let mut per_team_i = vec![Counts::default(); team_count];
+    let mut per_worker_i = vec![Counts::default(); extract.workers.len() + 1];
+    let mut team_rule_i = vec![Counts::default(); team_count * rule_count];
+    let mut worker_rule_i: std::collections::HashMap<(usize, usize), Counts> = std::collections::HashMap::new();
+    let mut team_workers_i: std::collections::HashSet<(u32, usize)> = std::collections::HashSet::new();
     let mut monthly: BTreeMap<(usize, (i32, u32)), (u64, u64)> = BTreeMap::new();
-    let mut assessed_cases: Vec<std::collections::BTreeSet<&str>> = vec![Default::default(); run.rules.len()];
-    let mut by_team: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-    let mut by_worker: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-    let mut by_rule: Vec<Vec<&Finding>> = vec![Vec::new(); run.rules.len()];
+    let period_view = run.period != (None, None);
+    let mut assessed_cases_i: Vec<std::collections::HashSet<u32>> = vec![Default::default(); if period_view { rule_count } else { 0 }];
+    let mut by_team_i: Vec<Vec<&Finding>> = vec![Vec::new(); team_count];
+    let mut by_worker_i: Vec<Vec<&Finding>> = vec![Vec::new(); extract.workers.len() + 1];
+    let mut by_rule: Vec<Vec<&Finding>> = vec![Vec::new(); rule_count];
     for f in run.findings {
         let rule = f.rule as usize;
-        let team = team_of(run, f);
-        let worker = f.worker.map_or("", |w| &*extract.workers[w as usize].id);
+        let team = match (f.case, f.worker) {
+            (Some(c), _) => case_team[c as usize],
+            (None, Some(w)) => worker_team[w as usize],
+            (None, None) => 0,
+        };
+        let worker = worker_slot(f);
         per_rule[rule].add(f.status);
-        per_team.entry(team).or_default().add(f.status);
-        per_worker.entry(worker).or_default().add(f.status);
-        team_rule.entry((team, rule)).or_default().add(f.status);
-        worker_rule.entry((worker, rule)).or_default().add(f.status);
-        rule_team.entry((rule, team)).or_default().add(f.status);
+        per_team_i[team as usize].add(f.status);
+        per_worker_i[worker].add(f.status);
+        team_rule_i[team as usize * rule_count + rule].add(f.status);
+        worker_rule_i.entry((worker, rule)).or_default().add(f.status);
+        if worker > 0 {
+            team_workers_i.insert((team, worker));
+        }
         if matches!(f.status, Status::Met | Status::Late | Status::Overdue) {
             let due = f.obligation.due.date();
             let month = monthly.entry((rule, (chrono::Datelike::year(&due), chrono::Datelike::month(&due)))).or_default();
             month.1 += 1;
             month.0 += (f.status == Status::Met) as u64;
-            if let Some(c) = f.case {
-                assessed_cases[rule].insert(&extract.cases[c as usize].id);
+            if let (true, Some(c)) = (period_view, f.case) {
+                assessed_cases_i[rule].insert(c);
             }
         }
-        let actionable = matches!(f.status, Status::Overdue | Status::Due) && f.accepted.is_none();
-        if actionable {
-            by_team.entry(team).or_default().push(f);
-            by_worker.entry(worker).or_default().push(f);
+        if matches!(f.status, Status::Overdue | Status::Due) && f.accepted.is_none() {
+            by_team_i[team as usize].push(f);
+            by_worker_i[worker].push(f);
         }
         if matches!(f.status, Status::Overdue | Status::Late) {
             by_rule[rule].push(f);
         }
     }
+    let worker_name = |slot: usize| if slot == 0 { "" } else { &*extract.workers[slot - 1].id };
+    let mut per_team: BTreeMap<&str, Counts> = BTreeMap::new();
+    let mut team_rule: BTreeMap<(&str, usize), Counts> = BTreeMap::new();
+    let mut rule_team: BTreeMap<(usize, &str), Counts> = BTreeMap::new();
+    let mut by_team: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
+    for (t, name) in team_names.iter().enumerate() {
+        let counts = per_team_i[t];
+        if counts.assessed() + counts.due + counts.pending == 0 {
+            continue;
+        }
+        per_team.insert(name, counts);
+        by_team.insert(name, std::mem::take(&mut by_team_i[t]));
+        for rule in 0..rule_count {
+            let c = team_rule_i[t * rule_count + rule];
+            if c.assessed() + c.due + c.pending > 0 {
+                team_rule.insert((name, rule), c);
+                rule_team.insert((rule, name), c);
+            }
+        }
+    }
+    let mut per_worker: BTreeMap<&str, Counts> = BTreeMap::new();
+    let mut by_worker: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
+    for (slot, counts) in per_worker_i.iter().enumerate() {
+        if counts.assessed() + counts.due + counts.pending > 0 {
+            per_worker.insert(worker_name(slot), *counts);
+            by_worker.insert(worker_name(slot), std::mem::take(&mut by_worker_i[slot]));
+        }
+    }
+    let worker_rule: std::collections::HashMap<(&str, usize), Counts> =
+        worker_rule_i.into_iter().map(|((slot, rule), c)| ((worker_name(slot), rule), c)).collect();
+    let mut team_workers: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
+    for (team, slot) in team_workers_i {
+        team_workers.entry(team_names[team as usize]).or_default().insert(worker_name(slot));
+    }
+    let assessed_cases: Vec<std::collections::BTreeSet<&str>> =
+        assessed_cases_i.into_iter().map(|cases| cases.into_iter().map(|c| &*extract.cases[c as usize].id).collect()).collect();
     let mut rules: Vec<RuleRow> = run
         .rules
         .iter()
@@ -394,9 +465,17 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
     let mut teams: Vec<SummaryRow> =
         per_team.iter().map(|(t, n)| n.row(team_label(t), format!("teams/{}.html", slug(&team_label(t))))).collect();
     teams.sort_by(|a, b| a.ratio.total_cmp(&b.ratio).then(a.name.cmp(&b.name)));
+    // Pages for the worst teams and the workers with most overdue, at most MAX_PAGES each.
+    let paged_teams: std::collections::BTreeSet<String> = teams.iter().take(MAX_PAGES).map(|t| t.name.clone()).collect();
+    for team in teams.iter_mut().skip(MAX_PAGES) {
+        team.link.clear();
+    }
+    let mut worker_order: Vec<(&str, &Counts)> = per_worker.iter().map(|(w, c)| (*w, c)).collect();
+    worker_order.sort_by(|a, b| b.1.overdue.cmp(&a.1.overdue).then(a.0.cmp(b.0)));
+    let paged_workers: std::collections::BTreeSet<&str> = worker_order.iter().take(MAX_PAGES).map(|(w, _)| *w).collect();
+    teams.truncate(MAX_LISTED);
 
     // The period view: trends and the audit sample.
-    let period_view = run.period != (None, None);
     let mut trends = Vec::new();
     for (index, rule) in run.rules.iter().enumerate() {
         let months: Vec<(&(i32, u32), &(u64, u64))> =
@@ -524,6 +603,7 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
         sample_seed,
         script: SCRIPT,
         csp_script_hash: csp_script_hash.clone(),
+        max_pages: MAX_PAGES,
     };
     let mut handlebars = handlebars::Handlebars::new();
     handlebars.set_strict_mode(true);
@@ -565,7 +645,7 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
             csp_script_hash: csp_script_hash.clone(),
         }
     };
-    let rule_rows = |pick: &dyn Fn(usize) -> Option<Counts>| -> Vec<SummaryRow> {
+    let rule_rows = |pick: &(dyn Fn(usize) -> Option<Counts> + Sync)| -> Vec<SummaryRow> {
         run.rules
             .iter()
             .enumerate()
@@ -574,19 +654,21 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
             })
             .collect()
     };
-    for (team, counts) in &per_team {
-        let workers: Vec<SummaryRow> = per_worker
-            .iter()
-            .filter(|(w, _)| {
-                run.findings.iter().any(|f| team_of(run, f) == *team && f.worker.is_some_and(|x| &*extract.workers[x as usize].id == **w))
-            })
-            .map(|(w, n)| n.row(if w.is_empty() { "(unallocated)".into() } else { w.to_string() }, format!("../workers/{}.html", slug(w))))
-            .collect();
-        let mut summary = rule_rows(&|i| team_rule.get(&(*team, i)).copied());
-        summary.extend(workers);
-        let page = sub(
-            format!("Team: {}", team_label(team)),
-            vec![format!(
+    let team_pages: Vec<(&str, &Counts, Vec<&Finding>)> = per_team
+        .iter()
+        .filter(|(t, _)| paged_teams.contains(&team_label(t)))
+        .map(|(team, counts)| (*team, counts, by_team.remove(team).unwrap_or_default()))
+        .collect();
+    {
+        use rayon::prelude::*;
+        team_pages.into_par_iter().try_for_each(|(team, counts, chosen)| {
+            let workers = team_workers.get(team).into_iter().flatten().filter_map(|w| per_worker.get(w).map(|n| (w, n))).map(|(w, n)| {
+                let link = if paged_workers.contains(w) { format!("../workers/{}.html", slug(w)) } else { String::new() };
+                n.row(if w.is_empty() { "(unallocated)".into() } else { w.to_string() }, link)
+            });
+            let mut summary = rule_rows(&|i| team_rule.get(&(team, i)).copied());
+            summary.extend(workers);
+            let intro = format!(
                 "{} obligations assessed, {} met on time ({}), {} overdue, {} due within {} days.",
                 counts.assessed(),
                 counts.met,
@@ -594,25 +676,35 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
                 counts.overdue,
                 counts.due,
                 run.look_ahead_days
-            )],
-            None,
-            "Rule or worker",
-            summary,
-            "Needs action: overdue and due soon",
-            by_team.remove(team).unwrap_or_default(),
-        );
-        render(&handlebars, "page", &page, &folder.join("teams").join(format!("{}.html", slug(&team_label(team)))))?;
+            );
+            let page = sub(
+                format!("Team: {}", team_label(team)),
+                vec![intro],
+                None,
+                "Rule or worker",
+                summary,
+                "Needs action: overdue and due soon",
+                chosen,
+            );
+            render(&handlebars, "page", &page, &folder.join("teams").join(format!("{}.html", slug(&team_label(team)))))
+        })?;
     }
-    for (worker, counts) in &per_worker {
-        let name = extract.worker_index.get(*worker).and_then(|&w| extract.staff(w)).and_then(|s| s.name.as_deref());
-        let title = match (worker.is_empty(), name) {
-            (true, _) => "Worker: (unallocated)".to_string(),
-            (false, Some(n)) => format!("Worker: {n} ({worker})"),
-            (false, None) => format!("Worker: {worker}"),
-        };
-        let page = sub(
-            title,
-            vec![format!(
+    // Worker pages: thousands at national scale, so rendered on every core.
+    let worker_pages: Vec<(&str, &Counts, Vec<&Finding>)> = per_worker
+        .iter()
+        .filter(|(w, _)| paged_workers.contains(*w))
+        .map(|(worker, counts)| (*worker, counts, by_worker.remove(worker).unwrap_or_default()))
+        .collect();
+    {
+        use rayon::prelude::*;
+        worker_pages.into_par_iter().try_for_each(|(worker, counts, chosen)| {
+            let name = extract.worker_index.get(worker).and_then(|&w| extract.staff(w)).and_then(|s| s.name.as_deref());
+            let title = match (worker.is_empty(), name) {
+                (true, _) => "Worker: (unallocated)".to_string(),
+                (false, Some(n)) => format!("Worker: {n} ({worker})"),
+                (false, None) => format!("Worker: {worker}"),
+            };
+            let intro = format!(
                 "{} obligations assessed, {} met on time ({}), {} overdue, {} due within {} days.",
                 counts.assessed(),
                 counts.met,
@@ -620,14 +712,11 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
                 counts.overdue,
                 counts.due,
                 run.look_ahead_days
-            )],
-            None,
-            "Rule",
-            rule_rows(&|i| worker_rule.get(&(*worker, i)).copied()),
-            "Needs action: overdue and due soon",
-            by_worker.remove(worker).unwrap_or_default(),
-        );
-        render(&handlebars, "page", &page, &folder.join("workers").join(format!("{}.html", slug(worker))))?;
+            );
+            let summary = rule_rows(&|i| worker_rule.get(&(worker, i)).copied());
+            let page = sub(title, vec![intro], None, "Rule", summary, "Needs action: overdue and due soon", chosen);
+            render(&handlebars, "page", &page, &folder.join("workers").join(format!("{}.html", slug(worker))))
+        })?;
     }
     for (index, rule) in run.rules.iter().enumerate() {
         let n = per_rule[index];

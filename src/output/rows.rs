@@ -106,23 +106,19 @@ impl RowText {
     }
 }
 
-fn render_csv(run: &RunRecord, chunk: &[Finding]) -> std::io::Result<Vec<u8>> {
-    let mut writer = csv::Writer::from_writer(Vec::with_capacity(chunk.len() * 120));
-    let mut row = RowText::default();
-    for f in chunk {
-        row.fill(run, f);
-        for i in 0..FIELDS {
-            let cell = spreadsheet_safe(row.field(i));
-            // Excel reads `2024-05-01 10:00` as a date-time, not `2024-05-01T10:00`.
-            if run.excel && matches!(i, 5 | 6 | 8) && cell.len() > 10 && cell.as_bytes()[10] == b'T' {
-                writer.write_field(cell.replacen('T', " ", 1).as_bytes())?;
-            } else {
-                writer.write_field(cell.as_bytes())?;
-            }
+/// One row into the CSV writer.
+fn csv_row(run: &RunRecord, row: &RowText, writer: &mut csv::Writer<Vec<u8>>) -> std::io::Result<()> {
+    for i in 0..FIELDS {
+        let cell = spreadsheet_safe(row.field(i));
+        // Excel reads `2024-05-01 10:00` as a date-time, not `2024-05-01T10:00`.
+        if run.excel && matches!(i, 5 | 6 | 8) && cell.len() > 10 && cell.as_bytes()[10] == b'T' {
+            writer.write_field(cell.replacen('T', " ", 1).as_bytes())?;
+        } else {
+            writer.write_field(cell.as_bytes())?;
         }
-        writer.write_record(None::<&[u8]>)?;
     }
-    writer.into_inner().map_err(|e| e.into_error())
+    writer.write_record(None::<&[u8]>)?;
+    Ok(())
 }
 
 /// A JSON string literal (quotes, backslashes and control characters escaped).
@@ -139,27 +135,35 @@ fn push_json_string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
-fn render_json(run: &RunRecord, chunk: &[Finding], first: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(chunk.len() * 330);
+/// One row as a JSON object.
+fn json_row(row: &RowText, out: &mut Vec<u8>, first: bool) {
+    out.extend_from_slice(if first { b"\n{" } else { b",\n{" });
+    for (i, name) in COLUMNS.iter().chain(&EXTRA_COLUMNS).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_json_string(out, name);
+        out.push(b':');
+        match row.field(i) {
+            "" => out.extend_from_slice(b"null"),
+            number if *name == "overdue_days" => out.extend_from_slice(number.as_bytes()),
+            text => push_json_string(out, text),
+        }
+    }
+    out.push(b'}');
+}
+
+/// A chunk of rows as CSV and JSON, each row formatted once.
+fn render(run: &RunRecord, chunk: &[Finding], first: bool) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
+    let mut csv = csv::Writer::from_writer(Vec::with_capacity(chunk.len() * 150));
+    let mut json = Vec::with_capacity(chunk.len() * 400);
     let mut row = RowText::default();
     for (n, f) in chunk.iter().enumerate() {
         row.fill(run, f);
-        out.extend_from_slice(if first && n == 0 { b"\n{" } else { b",\n{" });
-        for (i, name) in COLUMNS.iter().chain(&EXTRA_COLUMNS).enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            push_json_string(&mut out, name);
-            out.push(b':');
-            match row.field(i) {
-                "" => out.extend_from_slice(b"null"),
-                number if *name == "overdue_days" => out.extend_from_slice(number.as_bytes()),
-                text => push_json_string(&mut out, text),
-            }
-        }
-        out.push(b'}');
+        csv_row(run, &row, &mut csv)?;
+        json_row(&row, &mut json, first && n == 0);
     }
-    out
+    Ok((csv.into_inner().map_err(|e| e.into_error())?, json))
 }
 
 /// Writes findings.csv and findings.json together, rendering in parallel.
@@ -176,7 +180,7 @@ pub fn write_findings(csv_path: &Path, json_path: &Path, run: &RunRecord) -> std
     let chunks: Vec<(usize, &[Finding])> = run.findings.chunks(CHUNK).enumerate().collect();
     for group in chunks.chunks(CHUNKS_IN_FLIGHT) {
         let rendered: Vec<std::io::Result<(Vec<u8>, Vec<u8>)>> =
-            group.par_iter().map(|(index, chunk)| Ok((render_csv(run, chunk)?, render_json(run, chunk, *index == 0)))).collect();
+            group.par_iter().map(|(index, chunk)| render(run, chunk, *index == 0)).collect();
         for result in rendered {
             let (csv_bytes, json_bytes) = result?;
             csv_out.write_all(&csv_bytes)?;
