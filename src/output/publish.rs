@@ -78,6 +78,13 @@ pub fn publish(out: &Path, write: impl FnOnce(&Path) -> io::Result<()>) -> Resul
             std::process::abort();
         }
     }
+    // Replacing an earlier report of the same name: swap the two folders in
+    // one step where the system can, so no moment exists without a report.
+    if out.exists() && exchange(&temporary, out) {
+        let _ = fs::remove_dir_all(&temporary);
+        point_latest(&parent, &name);
+        return Ok(());
+    }
     let previous = parent.join(format!(".{name}.old-{}", std::process::id()));
     let had_previous = out.exists();
     if had_previous {
@@ -94,6 +101,22 @@ pub fn publish(out: &Path, write: impl FnOnce(&Path) -> io::Result<()>) -> Resul
     }
     point_latest(&parent, &name);
     Ok(())
+}
+
+/// Atomically exchanges two paths (Linux renameat2 RENAME_EXCHANGE).
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let (Ok(a), Ok(b)) = (std::ffi::CString::new(a.as_os_str().as_bytes()), std::ffi::CString::new(b.as_os_str().as_bytes())) else {
+        return false;
+    };
+    // SAFETY: two valid NUL-terminated paths; the call only renames.
+    unsafe { libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE) == 0 }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_: &Path, _: &Path) -> bool {
+    false
 }
 
 /// Removes temporary and replaced folders left by killed runs (we hold the
