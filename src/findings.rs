@@ -163,18 +163,7 @@ fn sort(findings: &mut [Finding], rules: &[&Rule], extract: &Extract) {
         }
         start = end;
     }
-    // Apply the order in place, following each cycle of the permutation.
-    let mut order: Vec<u32> = keys.into_iter().map(|k| k.2).collect();
-    for i in 0..order.len() {
-        let mut current = i;
-        while order[current] as usize != i {
-            let next = order[current] as usize;
-            findings.swap(current, next);
-            order[current] = current as u32;
-            current = next;
-        }
-        order[current] = current as u32;
-    }
+    crate::model::apply_order(findings, keys.into_iter().map(|k| k.2).collect());
 }
 
 /// A due as a number that sorts as its text: a date before any time that day.

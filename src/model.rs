@@ -389,7 +389,17 @@ pub fn end_of_day_exclusive(date: NaiveDate) -> NaiveDateTime {
     date.succ_opt().unwrap_or(date).and_time(NaiveTime::MIN)
 }
 
-/// Whether any of the levels is at or above a threshold.
-pub fn any_at_least(levels: &[Option<Level>], threshold: Level) -> bool {
-    levels.iter().any(|l| l.is_some_and(|l| l >= threshold))
+/// Reorders `items` so that position k holds the item that was at
+/// `order[k]`, following the permutation's cycles (no second copy).
+pub fn apply_order<T>(items: &mut [T], mut order: Vec<u32>) {
+    for i in 0..order.len() {
+        let mut current = i;
+        while order[current] as usize != i {
+            let next = order[current] as usize;
+            items.swap(current, next);
+            order[current] = current as u32;
+            current = next;
+        }
+        order[current] = current as u32;
+    }
 }

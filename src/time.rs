@@ -9,7 +9,6 @@
 
 use chrono::{Datelike, Days, Months, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike};
 use chrono_tz::Europe::London;
-use std::cmp::Ordering;
 use std::fmt;
 
 /// Earliest date accepted from an extract (contract section 7).
@@ -55,10 +54,6 @@ impl Moment {
         if self.bare || other.bare { self.date() < other.date() } else { self.at < other.at }
     }
 
-    /// Section 5 order key: a bare date counts as 00:00.
-    pub fn order_key(self) -> NaiveDateTime {
-        self.at
-    }
 }
 
 impl fmt::Display for Moment {
@@ -346,15 +341,7 @@ pub fn days_between(from: NaiveDate, to: NaiveDate) -> i64 {
     to.signed_duration_since(from).num_days()
 }
 
-/// Compare two moments in section 5 order (bare = 00:00), ignoring ids.
-pub fn order(a: Moment, b: Moment) -> Ordering {
-    a.at.cmp(&b.at)
-}
 
-/// Year of a date, for calendar tables.
-pub fn year(date: NaiveDate) -> i32 {
-    date.year()
-}
 
 #[cfg(test)]
 mod tests {

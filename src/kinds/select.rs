@@ -208,10 +208,6 @@ impl Selector {
             && self.risk.as_ref().is_none_or(|r| levels.reaches(&r.track, r.at_least))
     }
 
-    /// Whether a plain type check is all there is (no per-event state).
-    pub fn needs_levels(&self) -> bool {
-        self.risk.is_some()
-    }
 
     pub fn describe(&self) -> String {
         let mut text = super::event_list(self.types);

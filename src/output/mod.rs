@@ -107,18 +107,6 @@ impl RunRecord<'_> {
         f.status == Status::Overdue && self.previous.folder.is_some() && !self.previous.overdue.contains_key(id)
     }
 
-    /// The extra columns of a finding: its id, whether it is newly overdue,
-    /// whether an exception covers it.
-    pub fn extra(&self, f: &Finding) -> [String; 6] {
-        let id = self.id(f);
-        let new = if self.is_new_overdue(f, &id) { "yes" } else { "" }.to_string();
-        let (accepted, note) = match f.accepted {
-            Some(i) => ("yes".to_string(), self.register.entries[i as usize].note()),
-            None => (String::new(), String::new()),
-        };
-        [id, new, accepted, note, self.source(f.obligation.trigger_event), self.source(f.obligation.done_event)]
-    }
-
     /// "events.csv:123": where an event came from, for tracing a finding.
     pub fn source(&self, event: Option<u32>) -> String {
         event.map_or(String::new(), |e| format!("{}:{}", self.extract().events_file, self.extract().events[e as usize].line))

@@ -630,7 +630,7 @@ fn index(
         .collect();
     keys.par_sort_unstable();
     let order: Vec<u32> = keys.into_iter().map(|k| k.1).collect();
-    apply_order(&mut events, order);
+    crate::model::apply_order(&mut events, order);
     let case_events = ranges(cases.len(), events.iter().map_while(|e| e.case));
     allocations.sort_by(|a, b| (a.case, a.from.at, a.line).cmp(&(b.case, b.from.at, b.line)));
     let case_allocations = ranges(cases.len(), allocations.iter().map(|a| a.case));
@@ -674,21 +674,6 @@ fn index(
         case_rank,
         worker_rank,
         events_file: String::new(),
-    }
-}
-
-/// Reorders `items` so that position k holds the item that was at
-/// `order[k]`, following the permutation's cycles (no second copy).
-fn apply_order<T>(items: &mut [T], mut order: Vec<u32>) {
-    for i in 0..order.len() {
-        let mut current = i;
-        while order[current] as usize != i {
-            let next = order[current] as usize;
-            items.swap(current, next);
-            order[current] = current as u32;
-            current = next;
-        }
-        order[current] = current as u32;
     }
 }
 
