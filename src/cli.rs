@@ -342,10 +342,10 @@ fn run(args: RunArgs, command_line: Vec<String>) -> Result<(), Failure> {
     } else {
         None
     };
-    if let (Some(from), Some(to)) = (args.from, args.to) {
-        if from > to {
-            return Err(Failure::Usage(format!("--from {from} is after --to {to}")));
-        }
+    if let (Some(from), Some(to)) = (args.from, args.to)
+        && from > to
+    {
+        return Err(Failure::Usage(format!("--from {from} is after --to {to}")));
     }
     let as_of = args.as_of.unwrap_or_else(today_in_london);
     let plan = Plan {

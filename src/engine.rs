@@ -61,10 +61,10 @@ pub fn evaluate(rules: &[&Rule], ctx: &Context) -> Vec<crate::findings::Finding>
         let mut found = Vec::new();
         let mut scratch = Vec::new();
         for (index, rule) in rules.iter().enumerate() {
-            if let Unit::Case(case) = unit {
-                if !rule.applies_to.admits(&ctx.extract.cases[case as usize]) {
-                    continue;
-                }
+            if let Unit::Case(case) = unit
+                && !rule.applies_to.admits(&ctx.extract.cases[case as usize])
+            {
+                continue;
             }
             rule.kind.evaluate(ctx, unit, &mut scratch);
             // A policy version judges only the obligations whose clock started while it was in force.

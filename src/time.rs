@@ -53,7 +53,6 @@ impl Moment {
     pub fn strictly_before(self, other: Moment) -> bool {
         if self.bare || other.bare { self.date() < other.date() } else { self.at < other.at }
     }
-
 }
 
 impl fmt::Display for Moment {
@@ -340,8 +339,6 @@ fn is_zone_designator(tail: &[u8]) -> bool {
 pub fn days_between(from: NaiveDate, to: NaiveDate) -> i64 {
     to.signed_duration_since(from).num_days()
 }
-
-
 
 #[cfg(test)]
 mod tests {

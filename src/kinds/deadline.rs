@@ -161,10 +161,10 @@ impl Deadline {
     fn for_case(&self, ctx: &Context, case: CaseIdx, out: &mut Vec<Obligation>) {
         let record = &ctx.extract.cases[case as usize];
         // Most cases have no trigger for most rules: look before allocating.
-        if let Trigger::Events(selector) = &self.trigger {
-            if !ctx.extract.events_of_case(case).iter().any(|e| selector.types.contains(e.kind)) {
-                return;
-            }
+        if let Trigger::Events(selector) = &self.trigger
+            && !ctx.extract.events_of_case(case).iter().any(|e| selector.types.contains(e.kind))
+        {
+            return;
         }
         let events: Vec<(EventIdx, &Event)> = ctx.case_events(case).collect();
         let mut levels = Vec::with_capacity(events.len());

@@ -220,10 +220,11 @@ impl Recurring {
             }
             let starts_next =
                 Open { trigger_event: Some(index), trigger_at: event.occurred, due: ctx.due_after(event.occurred, self.every, None) };
-            if holds && self.answer.matches(event, Some(record), &levels) {
-                if let Some(o) = open.replace(starts_next) {
-                    emit(out, o, Some((index, event.occurred)));
-                }
+            if holds
+                && self.answer.matches(event, Some(record), &levels)
+                && let Some(o) = open.replace(starts_next)
+            {
+                emit(out, o, Some((index, event.occurred)));
             }
             levels.update(event);
             let now = levels.reaches(&threshold.track, threshold.at_least);
@@ -373,14 +374,14 @@ fn merge<'a>(ctx: &Context, allocations: impl Iterator<Item = &'a Allocation>, l
     spans.sort_by_key(|(start, _)| start.at);
     let mut merged: Vec<Period> = Vec::new();
     for (start, end) in spans {
-        if let Some(last) = merged.last_mut() {
-            if last.end.is_none_or(|last_end| start.at <= last_end) {
-                last.end = match (last.end, end) {
-                    (Some(a), Some(b)) => Some(a.max(b)),
-                    _ => None,
-                };
-                continue;
-            }
+        if let Some(last) = merged.last_mut()
+            && last.end.is_none_or(|last_end| start.at <= last_end)
+        {
+            last.end = match (last.end, end) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                _ => None,
+            };
+            continue;
         }
         merged.push(Period { start, start_event: None, end });
     }

@@ -208,7 +208,6 @@ impl Selector {
             && self.risk.as_ref().is_none_or(|r| levels.reaches(&r.track, r.at_least))
     }
 
-
     pub fn describe(&self) -> String {
         let mut text = super::event_list(self.types);
         if let Some(p) = self.psr {

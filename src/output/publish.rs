@@ -72,11 +72,11 @@ pub fn publish(out: &Path, write: impl FnOnce(&Path) -> io::Result<()>) -> Resul
         let _ = fs::remove_dir_all(&temporary);
         return Err(io_error(out)(e));
     }
-    if let Ok(test_hook) = std::env::var("YJAUDIT_TEST_FAIL_BEFORE_PUBLISH") {
-        if !test_hook.is_empty() {
-            // Lets tests show that a run dying here leaves the old report intact.
-            std::process::abort();
-        }
+    if let Ok(test_hook) = std::env::var("YJAUDIT_TEST_FAIL_BEFORE_PUBLISH")
+        && !test_hook.is_empty()
+    {
+        // Lets tests show that a run dying here leaves the old report intact.
+        std::process::abort();
     }
     // Replacing an earlier report of the same name: swap the two folders in
     // one step where the system can, so no moment exists without a report.

@@ -220,10 +220,10 @@ fn parse_rule(path: &Path, text: &str) -> Result<Rule, Vec<String>> {
         })
     };
     let in_force = (in_force_date(&raw.in_force_from), in_force_date(&raw.in_force_until));
-    if let (Some(from), Some(until)) = in_force {
-        if until < from {
-            problems.add(raw.code.span(), format!("in_force_until {until} is before in_force_from {from}"));
-        }
+    if let (Some(from), Some(until)) = in_force
+        && until < from
+    {
+        problems.add(raw.code.span(), format!("in_force_until {until} is before in_force_from {from}"));
     }
     let applies_to = raw.applies_to.as_ref().map(|spec| kinds::select::CaseFilter::compile(spec, &mut problems)).unwrap_or_default();
     let mut kinds = Vec::new();

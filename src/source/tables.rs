@@ -81,14 +81,10 @@ impl Source<'_> {
         let skip = self.table.rows_without.as_deref().and_then(|c| self.canonical.iter().position(|spec| spec.name == c));
         read_table(&self.path, &self.label, &columns, self.profile.encoding, |row| {
             let cells = Cells { row, src: self };
-            if let Some(i) = skip {
-                if cells.optional(i).is_none() {
-                    return Err(RowReject::new(
-                        self.canonical[i].name,
-                        "",
-                        "not a row of this table: no value in the column that marks one",
-                    ));
-                }
+            if let Some(i) = skip
+                && cells.optional(i).is_none()
+            {
+                return Err(RowReject::new(self.canonical[i].name, "", "not a row of this table: no value in the column that marks one"));
             }
             parse(&cells).map_err(|mut r| {
                 if let Some(spec) = self.canonical.iter().find(|c| c.name == r.column) {
@@ -632,7 +628,7 @@ fn index(
     let order: Vec<u32> = keys.into_iter().map(|k| k.1).collect();
     crate::model::apply_order(&mut events, order);
     let case_events = ranges(cases.len(), events.iter().map_while(|e| e.case));
-    allocations.sort_by(|a, b| (a.case, a.from.at, a.line).cmp(&(b.case, b.from.at, b.line)));
+    allocations.sort_by_key(|a| (a.case, a.from.at, a.line));
     let case_allocations = ranges(cases.len(), allocations.iter().map(|a| a.case));
 
     let mut worker_event_order: Vec<EventIdx> = (0..events.len() as u32).filter(|&i| events[i as usize].worker.is_some()).collect();
