@@ -178,18 +178,31 @@ pub fn write_findings(csv_path: &Path, json_path: &Path, run: &RunRecord) -> std
     csv_out.write_all(&header.into_inner().map_err(|e| e.into_error())?)?;
     json_out.write_all(b"[")?;
     let chunks: Vec<(usize, &[Finding])> = run.findings.chunks(CHUNK).enumerate().collect();
-    for group in chunks.chunks(CHUNKS_IN_FLIGHT) {
-        let rendered: Vec<std::io::Result<(Vec<u8>, Vec<u8>)>> =
-            group.par_iter().map(|(index, chunk)| render(run, chunk, *index == 0)).collect();
-        for result in rendered {
-            let (csv_bytes, json_bytes) = result?;
-            csv_out.write_all(&csv_bytes)?;
-            json_out.write_all(&json_bytes)?;
+    // A writer thread writes one group while the next is rendered: copying
+    // gigabytes into files is work of its own.
+    let (send, receive) = std::sync::mpsc::sync_channel::<Vec<(Vec<u8>, Vec<u8>)>>(1);
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(move || -> std::io::Result<()> {
+            for group in receive {
+                for (csv_bytes, json_bytes) in group {
+                    csv_out.write_all(&csv_bytes)?;
+                    json_out.write_all(&json_bytes)?;
+                }
+            }
+            json_out.write_all(if run.findings.is_empty() { b"]\n" } else { b"\n]\n" })?;
+            csv_out.flush()?;
+            json_out.flush()
+        });
+        for group in chunks.chunks(CHUNKS_IN_FLIGHT) {
+            let rendered: std::io::Result<Vec<(Vec<u8>, Vec<u8>)>> =
+                group.par_iter().map(|(index, chunk)| render(run, chunk, *index == 0)).collect();
+            if send.send(rendered?).is_err() {
+                break; // the writer failed: its error is reported below
+            }
         }
-    }
-    json_out.write_all(if run.findings.is_empty() { b"]\n" } else { b"\n]\n" })?;
-    csv_out.flush()?;
-    json_out.flush()
+        drop(send);
+        writer.join().expect("the writer thread does not panic")
+    })
 }
 
 #[cfg(test)]
