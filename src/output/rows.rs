@@ -14,7 +14,7 @@ const FIELDS: usize = COLUMNS.len() + EXTRA_COLUMNS.len();
 /// Rows rendered per task; a group of tasks is written before the next is
 /// rendered, so memory stays bounded whatever the number of findings.
 const CHUNK: usize = 16_384;
-const CHUNKS_IN_FLIGHT: usize = 16;
+const CHUNKS_IN_FLIGHT: usize = 8;
 
 /// One finding's fields as text, in one buffer.
 #[derive(Default)]

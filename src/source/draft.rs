@@ -109,11 +109,10 @@ pub fn draft(input: &Path, name: &str) -> std::io::Result<String> {
             .filter(|(i, _)| !taken.contains(i))
             .map(|(i, f)| (i, columns.iter().filter(|c| f.headers.iter().any(|h| column_score(h, c) >= 0.9)).count()))
             .max_by_key(|(_, n)| *n);
-        let Some((index, matched)) = best.filter(|(_, n)| *n >= 2) else {
+        let Some((index, _)) = best.filter(|(_, n)| *n >= 2) else {
             writeln!(out, "\n# [tables.{table}]: no file looks like it (TODO if the export has one)").ok();
             continue;
         };
-        let _ = matched;
         taken.push(index);
         let file = &files[index];
         writeln!(out, "\n[tables.{table}]\nfile = \"{}\"\n[tables.{table}.columns]", file.name).ok();
