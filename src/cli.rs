@@ -15,13 +15,16 @@ Examples:
   yjaudit run                                  audit the bundled sample data
   yjaudit run --input /data/extract --as-of 2026-11-23
   yjaudit run --input /data/extract --from 2026-04-01 --to 2026-09-30 --out reports/qa-h1
+  yjaudit run --input /data/childview-export --profile childview
+  yjaudit run --quiet --fail-on-new-overdue --keep 30       nightly, from cron
   yjaudit check --input /data/extract          validate an extract, write nothing
+  yjaudit profile draft --input /data/new-export --out ours.toml
   yjaudit rules list
   yjaudit rules explain CMM001
 
 Exit status:
   0  the run finished (whatever it found)
-  2  usage error or invalid rule file
+  2  usage error; invalid rule, configuration, profile or exceptions file
   3  input unusable (missing file or required column, unreadable encoding)
   4  output cannot be written
   5  another run holds the lock on the same reports folder
