@@ -96,6 +96,31 @@ pub struct Plan {
     pub command_line: Vec<String>,
 }
 
+impl Plan {
+    /// A plan with every option at its default: canonical profile, no
+    /// period, no configuration or exceptions beyond what sits beside the data.
+    pub fn new(input: PathBuf, rules: PathBuf, out: PathBuf, as_of: chrono::NaiveDate) -> Plan {
+        Plan {
+            input,
+            rules,
+            out,
+            profile: "canonical".into(),
+            as_of,
+            period: (None, None),
+            look_ahead_days: None,
+            service: None,
+            config: None,
+            exceptions: None,
+            pseudonym_key: None,
+            keep: None,
+            sample_seed: None,
+            progress: false,
+            excel: false,
+            command_line: Vec::new(),
+        }
+    }
+}
+
 /// Default look-ahead window for `due`, in days.
 pub const DEFAULT_LOOK_AHEAD_DAYS: u32 = 7;
 

@@ -32,24 +32,13 @@ fn run(folder: &Path) -> Result<(), String> {
     let rule = folder.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned();
     let scenario: Scenario = toml::from_str(&std::fs::read_to_string(folder.join("scenario.toml")).unwrap()).map_err(|e| e.to_string())?;
     let out = tempfile::tempdir().unwrap();
-    let plan = yjaudit::Plan {
-        input: folder.to_path_buf(),
-        rules: Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"),
-        out: out.path().join("report"),
-        profile: "canonical".into(),
-        as_of: yjaudit::time::parse_date(&scenario.as_of).unwrap(),
-        period: (None, None),
-        look_ahead_days: scenario.look_ahead,
-        service: Some("Fixture".into()),
-        config: None,
-        exceptions: None,
-        pseudonym_key: None,
-        keep: None,
-        sample_seed: None,
-        progress: false,
-        excel: false,
-        command_line: vec![],
-    };
+    let mut plan = yjaudit::Plan::new(
+        folder.to_path_buf(),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"),
+        out.path().join("report"),
+        yjaudit::time::parse_date(&scenario.as_of).unwrap(),
+    );
+    plan.look_ahead_days = scenario.look_ahead;
     yjaudit::audit(&plan).map_err(|e| format!("audit failed: {e}"))?;
     let findings = std::fs::read_to_string(out.path().join("report/findings.csv")).unwrap();
     let mut lines = findings.lines();

@@ -10,24 +10,8 @@ fn root() -> &'static Path {
 
 fn audit(input: PathBuf, profile: &str) -> (tempfile::TempDir, yjaudit::Summary) {
     let out = tempfile::tempdir().unwrap();
-    let plan = yjaudit::Plan {
-        input,
-        rules: root().join("rules"),
-        out: out.path().join("r"),
-        profile: profile.into(),
-        as_of: yjaudit::time::parse_date("2026-11-23").unwrap(),
-        period: (None, None),
-        look_ahead_days: None,
-        service: None,
-        config: None,
-        exceptions: None,
-        pseudonym_key: None,
-        keep: None,
-        sample_seed: None,
-        progress: false,
-        excel: false,
-        command_line: vec![],
-    };
+    let mut plan = yjaudit::Plan::new(input, root().join("rules"), out.path().join("r"), yjaudit::time::parse_date("2026-11-23").unwrap());
+    plan.profile = profile.into();
     let summary = yjaudit::audit(&plan).unwrap_or_else(|e| panic!("{profile}: {e}"));
     (out, summary)
 }

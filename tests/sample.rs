@@ -6,24 +6,12 @@ use std::path::Path;
 fn the_sample_has_met_and_breached_items_for_every_rule() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = tempfile::tempdir().unwrap();
-    let plan = yjaudit::Plan {
-        input: root.join("sample-data/canonical"),
-        rules: root.join("rules"),
-        out: out.path().join("r"),
-        profile: "canonical".into(),
-        as_of: yjaudit::time::parse_date("2026-11-23").unwrap(),
-        period: (None, None),
-        look_ahead_days: None,
-        service: None,
-        config: None,
-        exceptions: None,
-        pseudonym_key: None,
-        keep: None,
-        sample_seed: None,
-        progress: false,
-        excel: false,
-        command_line: vec![],
-    };
+    let plan = yjaudit::Plan::new(
+        root.join("sample-data/canonical"),
+        root.join("rules"),
+        out.path().join("r"),
+        yjaudit::time::parse_date("2026-11-23").unwrap(),
+    );
     yjaudit::audit(&plan).unwrap();
     let mut reader = csv::Reader::from_path(out.path().join("r/findings.csv")).unwrap();
     let mut statuses: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();

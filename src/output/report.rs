@@ -102,6 +102,18 @@ impl Counts {
         self.met + self.late + self.overdue
     }
 
+    /// "120 obligations assessed, 90 met on time (75.0%), 10 overdue, 2 due within 7 days."
+    fn sentence(&self, look_ahead_days: u32) -> String {
+        format!(
+            "{} obligations assessed, {} met on time ({}), {} overdue, {} due within {look_ahead_days} days.",
+            self.assessed(),
+            self.met,
+            compliance(self.met, self.assessed()),
+            self.overdue,
+            self.due
+        )
+    }
+
     fn row(&self, name: String, link: String) -> SummaryRow {
         let assessed = self.assessed();
         SummaryRow {
@@ -668,15 +680,7 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
             });
             let mut summary = rule_rows(&|i| team_rule.get(&(team, i)).copied());
             summary.extend(workers);
-            let intro = format!(
-                "{} obligations assessed, {} met on time ({}), {} overdue, {} due within {} days.",
-                counts.assessed(),
-                counts.met,
-                compliance(counts.met, counts.assessed()),
-                counts.overdue,
-                counts.due,
-                run.look_ahead_days
-            );
+            let intro = counts.sentence(run.look_ahead_days);
             let page = sub(
                 format!("Team: {}", team_label(team)),
                 vec![intro],
@@ -704,15 +708,7 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
                 (false, Some(n)) => format!("Worker: {n} ({worker})"),
                 (false, None) => format!("Worker: {worker}"),
             };
-            let intro = format!(
-                "{} obligations assessed, {} met on time ({}), {} overdue, {} due within {} days.",
-                counts.assessed(),
-                counts.met,
-                compliance(counts.met, counts.assessed()),
-                counts.overdue,
-                counts.due,
-                run.look_ahead_days
-            );
+            let intro = counts.sentence(run.look_ahead_days);
             let summary = rule_rows(&|i| worker_rule.get(&(worker, i)).copied());
             let page = sub(title, vec![intro], None, "Rule", summary, "Needs action: overdue and due soon", chosen);
             render(&handlebars, "page", &page, &folder.join("workers").join(format!("{}.html", slug(worker))))
