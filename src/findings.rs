@@ -104,6 +104,19 @@ pub fn unjudged(rule: u16, obligation: Obligation) -> Finding {
     }
 }
 
+impl Finding {
+    /// The row's team (contract section 5): the case's team for case rows,
+    /// the worker's own for worker-level rows.
+    pub fn team<'a>(&self, extract: &'a Extract) -> &'a str {
+        let team = match (self.case, self.worker) {
+            (Some(c), _) => extract.cases[c as usize].team.as_deref(),
+            (None, Some(w)) => extract.staff(w).and_then(|s| s.team.as_deref()),
+            (None, None) => None,
+        };
+        team.unwrap_or("")
+    }
+}
+
 /// Judges, attributes, filters to the period and sorts, in place (the
 /// findings of a national extract are the largest thing in memory).
 pub fn judge(
@@ -203,11 +216,7 @@ fn due_key(due: Due) -> (NaiveDate, bool, chrono::NaiveTime) {
 pub fn row(f: &Finding, rules: &[&Rule], extract: &Extract) -> [String; 11] {
     let o = &f.obligation;
     let event_id = |e: Option<u32>| e.map_or(String::new(), |e| extract.events[e as usize].id.to_string());
-    let team = match (f.case, f.worker) {
-        (Some(c), _) => extract.cases[c as usize].team.as_deref().unwrap_or(""),
-        (None, Some(w)) => extract.staff(w).and_then(|s| s.team.as_deref()).unwrap_or(""),
-        (None, None) => "",
-    };
+    let team = f.team(extract);
     [
         rules[f.rule as usize].code.clone(),
         f.case.map_or(String::new(), |c| extract.cases[c as usize].id.to_string()),

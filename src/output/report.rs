@@ -186,12 +186,7 @@ fn slug(name: &str) -> String {
 }
 
 fn team_of<'a>(run: &'a RunRecord, f: &Finding) -> &'a str {
-    let extract = run.extract();
-    match (f.case, f.worker) {
-        (Some(c), _) => extract.cases[c as usize].team.as_deref().unwrap_or(""),
-        (None, Some(w)) => extract.staff(w).and_then(|s| s.team.as_deref()).unwrap_or(""),
-        (None, None) => "",
-    }
+    f.team(run.extract())
 }
 
 /// Every team name once (index 0 = no team), with each case's and

@@ -46,12 +46,7 @@ impl RowText {
             self.text.push_str(&extract.workers[w as usize].id);
         }
         end(self);
-        let team = match (f.case, f.worker) {
-            (Some(c), _) => extract.cases[c as usize].team.as_deref(),
-            (None, Some(w)) => extract.staff(w).and_then(|s| s.team.as_deref()),
-            (None, None) => None,
-        };
-        self.text.push_str(team.unwrap_or(""));
+        self.text.push_str(f.team(extract));
         end(self);
         if let Some(e) = o.trigger_event {
             self.text.push_str(&extract.events[e as usize].id);
