@@ -616,26 +616,13 @@ fn index(
     let worker_absences = ranges(workers.list.len(), absences.iter().map(|a| a.worker));
     let no_case = CaseIdx::MAX;
     // Sort compact keys, then move each event once (events are large).
-    let mut keys: Vec<(u128, u32)> = events
-        .par_iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let seconds = (e.occurred.at.and_utc().timestamp() + (1i64 << 40)) as u128;
-            ((e.case.unwrap_or(no_case) as u128) << 96 | seconds << 32 | e.rank as u128, i as u32)
-        })
-        .collect();
-    keys.par_sort_unstable();
-    let order: Vec<u32> = keys.into_iter().map(|k| k.1).collect();
+    let order = events_in_order(&events, |e| Some(e.case.unwrap_or(no_case)));
     crate::model::apply_order(&mut events, order);
     let case_events = ranges(cases.len(), events.iter().map_while(|e| e.case));
     allocations.sort_by_key(|a| (a.case, a.from.at, a.line));
     let case_allocations = ranges(cases.len(), allocations.iter().map(|a| a.case));
 
-    let mut worker_event_order: Vec<EventIdx> = (0..events.len() as u32).filter(|&i| events[i as usize].worker.is_some()).collect();
-    worker_event_order.par_sort_unstable_by(|&a, &b| {
-        let (a, b) = (&events[a as usize], &events[b as usize]);
-        (a.worker, a.occurred.at, a.rank).cmp(&(b.worker, b.occurred.at, b.rank))
-    });
+    let worker_event_order = events_in_order(&events, |e| e.worker);
     let worker_events = ranges(workers.list.len(), worker_event_order.iter().filter_map(|&i| events[i as usize].worker));
     let mut worker_allocation_order: Vec<u32> = (0..allocations.len() as u32).collect();
     worker_allocation_order.sort_by_key(|&i| (allocations[i as usize].worker, allocations[i as usize].from.at, i));
@@ -671,6 +658,23 @@ fn index(
         worker_rank,
         events_file: String::new(),
     }
+}
+
+/// The indices of the events that belong to a group (a case, a worker), in
+/// section 5 order within each group: by group, then occurred_at, then
+/// event_id. Sorted on packed integer keys, since comparing through the
+/// events themselves misses the cache on every step at 28 million events.
+fn events_in_order(events: &[Event], group: impl Fn(&Event) -> Option<u32> + Sync) -> Vec<EventIdx> {
+    let mut keys: Vec<(u128, u32)> = events
+        .par_iter()
+        .enumerate()
+        .filter_map(|(i, e)| {
+            let seconds = (e.occurred.at.and_utc().timestamp() + (1i64 << 40)) as u128;
+            group(e).map(|g| ((g as u128) << 96 | seconds << 32 | e.rank as u128, i as u32))
+        })
+        .collect();
+    keys.par_sort_unstable();
+    keys.into_iter().map(|k| k.1).collect()
 }
 
 /// Given the group key of each item in sorted order, each group's range.
