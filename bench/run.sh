@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark: generate seeded extracts of 10,000, 100,000 and 1,000,000 cases
-# (about 28 events per case), audit each with the release build, and print
+# (15 to 25 events per case), audit each with the release build, and print
 # wall time and peak memory per phase as Markdown (paste into BENCHMARKS.md).
 #
 #   bench/run.sh                 all three sizes

@@ -75,6 +75,8 @@ struct Writers {
     allocations: BufWriter<std::fs::File>,
     events: BufWriter<std::fs::File>,
     absences: BufWriter<std::fs::File>,
+    /// Events written for the case being generated.
+    case_events: usize,
 }
 
 fn at(date: NaiveDate, minutes: u64) -> NaiveDateTime {
@@ -98,6 +100,7 @@ pub fn generate(spec: &Spec, folder: &Path) -> std::io::Result<()> {
         allocations: open("allocations.csv")?,
         events: open("events.csv")?,
         absences: open("absences.csv")?,
+        case_events: 0,
     };
     writeln!(w.cases, "case_id,child_id,initials,gender,team,case_type,opened_on,closed_on,looked_after,next_steps,iss")?;
     writeln!(w.staff, "worker_id,name,team,role,gender,manager_id,buddy_id,started_on,left_on")?;
@@ -245,6 +248,7 @@ pub fn generate(spec: &Spec, folder: &Path) -> std::io::Result<()> {
 
         let event = |w: &mut Writers, id: String, kind: &str, occurred: String, recorded: String, extra: &str| -> std::io::Result<()> {
             debug_assert!(EVENT_TYPES.contains(&kind));
+            w.case_events += 1;
             writeln!(w.events, "{id},{case_id},{},{kind},{occurred},{recorded},{extra}", worker_id(worker))
         };
         let extract_taken = at(spec.as_of, 24 * 60);
@@ -260,7 +264,11 @@ pub fn generate(spec: &Spec, folder: &Path) -> std::io::Result<()> {
             if recorded < extract_taken { stamp(recorded) } else { String::new() }
         };
         let day_in = |rng: &mut Random, from: NaiveDate, span: u64| from + Days::new(rng.below(span.max(1)));
-        let mut budget = 15 + rng.below(11) as usize;
+        // 15 to 25 events in all: the rule-specific ones below, then case
+        // work to the total. `budget` caps the risk and compliance cycles.
+        w.case_events = 0;
+        let events_wanted = 15 + rng.below(11) as usize;
+        let mut budget = events_wanted;
 
         // Assessments and risk: levels change over time.
         let mut day = opened + Days::new(rng.below(14));
@@ -320,7 +328,6 @@ pub fn generate(spec: &Spec, folder: &Path) -> std::io::Result<()> {
                             event(&mut w, next_event(), "cmm.minutes", stamp(minutes), stamp(minutes), ",,,,")?;
                         }
                     }
-                    budget = budget.saturating_sub(4);
                 }
             }
         }
@@ -493,8 +500,8 @@ pub fn generate(spec: &Spec, folder: &Path) -> std::io::Result<()> {
             }
         }
 
-        // Case work: contacts, discussions and oversight to the budget.
-        while budget > 0 {
+        // Case work: contacts, discussions and oversight to the total.
+        while w.case_events < events_wanted {
             let d = day_in(&mut rng, opened, (last_day - opened).num_days().max(1) as u64);
             let t = at(d, 540 + rng.below(540));
             let (kind, recorded, extra) = match rng.below(10) {
@@ -505,12 +512,55 @@ pub fn generate(spec: &Spec, folder: &Path) -> std::io::Result<()> {
             };
             if t.date() <= spec.as_of {
                 event(&mut w, next_event(), kind, stamp(t), recorded, &extra)?;
+            } else {
+                break;
             }
-            budget -= 1;
         }
     }
     for mut writer in [w.cases, w.staff, w.allocations, w.events, w.absences] {
         writer.flush()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(seed: u64) -> Spec {
+        Spec { cases: 600, seed, as_of: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(), history_days: 540, workers: None }
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_files_and_another_seed_does_not() {
+        let (a, b, c) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        generate(&spec(7), a.path()).unwrap();
+        generate(&spec(7), b.path()).unwrap();
+        generate(&spec(8), c.path()).unwrap();
+        for file in ["cases.csv", "staff.csv", "allocations.csv", "events.csv", "absences.csv"] {
+            let read = |dir: &tempfile::TempDir| std::fs::read(dir.path().join(file)).unwrap();
+            assert_eq!(read(&a), read(&b), "{file}");
+        }
+        assert_ne!(std::fs::read(a.path().join("events.csv")).unwrap(), std::fs::read(c.path().join("events.csv")).unwrap());
+    }
+
+    #[test]
+    fn cases_have_15_to_25_events_on_average_and_workers_about_12_cases() {
+        let dir = tempfile::tempdir().unwrap();
+        generate(&spec(3), dir.path()).unwrap();
+        let events = std::fs::read_to_string(dir.path().join("events.csv")).unwrap();
+        let mut per_case = std::collections::HashMap::<&str, usize>::new();
+        for line in events.lines().skip(1) {
+            let case = line.split(',').nth(1).unwrap();
+            if !case.is_empty() {
+                *per_case.entry(case).or_default() += 1;
+            }
+        }
+        assert_eq!(per_case.len(), 600, "every case has events");
+        let mean = per_case.values().sum::<usize>() as f64 / per_case.len() as f64;
+        assert!((15.0..=25.0).contains(&mean), "mean {mean} events per case");
+        assert!(per_case.values().filter(|&&n| (15..=25).contains(&n)).count() * 10 >= per_case.len() * 8, "most cases have 15 to 25");
+        let staff = std::fs::read_to_string(dir.path().join("staff.csv")).unwrap();
+        assert_eq!(staff.lines().count() - 1, 50, "one worker per 12 cases");
+    }
 }
