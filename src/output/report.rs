@@ -130,6 +130,41 @@ impl Counts {
     }
 }
 
+/// Met and assessed obligations per rule and month due, for the trends: a
+/// flat table (months since 1900) rather than a map, since every assessed
+/// finding of a national run adds to it.
+struct Monthly {
+    counts: Vec<(u64, u64)>,
+}
+
+impl Monthly {
+    const FIRST_YEAR: i32 = 1900;
+    const MONTHS: usize = 300 * 12;
+
+    fn new(rules: usize) -> Monthly {
+        Monthly { counts: vec![(0, 0); rules * Self::MONTHS] }
+    }
+
+    fn add(&mut self, rule: usize, due: chrono::NaiveDate, met: bool) {
+        use chrono::Datelike;
+        let month = ((due.year() - Self::FIRST_YEAR) * 12 + due.month0() as i32).clamp(0, Self::MONTHS as i32 - 1) as usize;
+        let cell = &mut self.counts[rule * Self::MONTHS + month];
+        cell.0 += met as u64;
+        cell.1 += 1;
+    }
+
+    /// ((year, month), (met, assessed)) for each month with obligations.
+    fn of_rule(&self, rule: usize) -> Vec<((i32, u32), (u64, u64))> {
+        let months = &self.counts[rule * Self::MONTHS..(rule + 1) * Self::MONTHS];
+        months
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.1 > 0)
+            .map(|(i, &c)| ((Self::FIRST_YEAR + (i / 12) as i32, (i % 12) as u32 + 1), c))
+            .collect()
+    }
+}
+
 #[derive(Serialize)]
 struct Trend {
     code: String,
@@ -183,10 +218,6 @@ fn slug(name: &str) -> String {
     let hash = sha2::Sha256::digest(name.as_bytes());
     let readable = readable.trim_matches('-');
     format!("{}-{:02x}{:02x}{:02x}", if readable.is_empty() { "none" } else { readable }, hash[0], hash[1], hash[2])
-}
-
-fn team_of<'a>(run: &'a RunRecord, f: &Finding) -> &'a str {
-    f.team(run.extract())
 }
 
 /// Every team name once (index 0 = no team), with each case's and
@@ -322,19 +353,53 @@ fn item(f: &Finding, run: &RunRecord) -> Item {
     }
 }
 
-/// Sorts items by team, worker, oldest due first, then case.
-fn sort_items(run: &RunRecord, chosen: &mut Vec<&Finding>) -> usize {
-    let extract = run.extract();
-    let worker = |f: &Finding| f.worker.map_or("", |w| &*extract.workers[w as usize].id);
-    let case = |f: &Finding| f.case.map_or("", |c| &*extract.cases[c as usize].id);
-    let total = chosen.len();
-    let key = |f: &&Finding| (team_of(run, f), worker(f), f.obligation.due.date(), case(f));
-    if chosen.len() > MAX_LISTED {
-        chosen.select_nth_unstable_by(MAX_LISTED, |a, b| key(a).cmp(&key(b)));
-        chosen.truncate(MAX_LISTED);
+/// The order items are listed in: by team, worker, oldest due first, then
+/// case. Compared as one integer per finding (teams, workers and cases by
+/// the byte order of their names), since lists are cut from millions.
+struct ItemOrder<'a> {
+    extract: &'a crate::model::Extract,
+    case_team: &'a [u32],
+    worker_team: &'a [u32],
+    team_rank: Vec<u32>,
+}
+
+impl<'a> ItemOrder<'a> {
+    fn new(extract: &'a crate::model::Extract, team_names: &[&str], case_team: &'a [u32], worker_team: &'a [u32]) -> ItemOrder<'a> {
+        let mut by_name: Vec<u32> = (0..team_names.len() as u32).collect();
+        by_name.sort_by_key(|&t| team_names[t as usize]);
+        let mut team_rank = vec![0; team_names.len()];
+        for (rank, &t) in by_name.iter().enumerate() {
+            team_rank[t as usize] = rank as u32;
+        }
+        ItemOrder { extract, case_team, worker_team, team_rank }
     }
-    chosen.sort_by(|a, b| key(a).cmp(&key(b)));
-    total
+
+    fn team(&self, f: &Finding) -> u32 {
+        match (f.case, f.worker) {
+            (Some(c), _) => self.case_team[c as usize],
+            (None, Some(w)) => self.worker_team[w as usize],
+            (None, None) => 0,
+        }
+    }
+
+    fn key(&self, f: &Finding) -> u128 {
+        // No worker or case sorts first, as the empty name would.
+        let worker = f.worker.map_or(0, |w| self.extract.worker_rank[w as usize] + 1);
+        let case = f.case.map_or(0, |c| self.extract.case_rank[c as usize] + 1);
+        let due = chrono::Datelike::num_days_from_ce(&f.obligation.due.date()).max(0) as u32;
+        (self.team_rank[self.team(f) as usize] as u128) << 96 | (worker as u128) << 64 | (due as u128) << 32 | case as u128
+    }
+
+    /// Sorts items and keeps the first [`MAX_LISTED`]; returns how many there were.
+    fn sort(&self, chosen: &mut Vec<&Finding>) -> usize {
+        let total = chosen.len();
+        if chosen.len() > MAX_LISTED {
+            chosen.select_nth_unstable_by_key(MAX_LISTED, |f| self.key(f));
+            chosen.truncate(MAX_LISTED);
+        }
+        chosen.sort_by_key(|f| self.key(f));
+        total
+    }
 }
 
 fn render(handlebars: &handlebars::Handlebars, template: &str, data: &impl Serialize, path: &Path) -> std::io::Result<()> {
@@ -365,41 +430,39 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
     let (team_names, case_team, worker_team) = team_indices(run);
     let team_count = team_names.len();
     let worker_slot = |f: &Finding| f.worker.map_or(0, |w| w as usize + 1);
+    let order = ItemOrder::new(extract, &team_names, &case_team, &worker_team);
     let mut per_rule = vec![Counts::default(); rule_count];
     let mut per_team_i = vec![Counts::default(); team_count];
     let mut per_worker_i = vec![Counts::default(); extract.workers.len() + 1];
     let mut team_rule_i = vec![Counts::default(); team_count * rule_count];
-    let mut worker_rule_i: std::collections::HashMap<(usize, usize), Counts> = std::collections::HashMap::new();
-    let mut team_workers_i: std::collections::HashSet<(u32, usize)> = std::collections::HashSet::new();
-    let mut monthly: BTreeMap<(usize, (i32, u32)), (u64, u64)> = BTreeMap::new();
+    let mut worker_rule_i = vec![Counts::default(); (extract.workers.len() + 1) * rule_count];
+    // Each worker's teams, noted when they change (findings come by rule and
+    // case, so a worker's team repeats), then sorted and deduplicated.
+    let mut team_workers_i: Vec<(u32, usize)> = Vec::new();
+    let mut last_team = vec![u32::MAX; extract.workers.len() + 1];
+    let mut monthly = Monthly::new(rule_count);
     let period_view = run.period != (None, None);
-    let mut assessed_cases_i: Vec<std::collections::HashSet<u32>> = vec![Default::default(); if period_view { rule_count } else { 0 }];
+    let mut assessed_cases_i: Vec<Vec<u32>> = vec![Vec::new(); if period_view { rule_count } else { 0 }];
     let mut by_team_i: Vec<Vec<&Finding>> = vec![Vec::new(); team_count];
     let mut by_worker_i: Vec<Vec<&Finding>> = vec![Vec::new(); extract.workers.len() + 1];
     let mut by_rule: Vec<Vec<&Finding>> = vec![Vec::new(); rule_count];
     for f in run.findings {
         let rule = f.rule as usize;
-        let team = match (f.case, f.worker) {
-            (Some(c), _) => case_team[c as usize],
-            (None, Some(w)) => worker_team[w as usize],
-            (None, None) => 0,
-        };
+        let team = order.team(f);
         let worker = worker_slot(f);
         per_rule[rule].add(f.status);
         per_team_i[team as usize].add(f.status);
         per_worker_i[worker].add(f.status);
         team_rule_i[team as usize * rule_count + rule].add(f.status);
-        worker_rule_i.entry((worker, rule)).or_default().add(f.status);
-        if worker > 0 {
-            team_workers_i.insert((team, worker));
+        worker_rule_i[worker * rule_count + rule].add(f.status);
+        if worker > 0 && last_team[worker] != team {
+            last_team[worker] = team;
+            team_workers_i.push((team, worker));
         }
         if matches!(f.status, Status::Met | Status::Late | Status::Overdue) {
-            let due = f.obligation.due.date();
-            let month = monthly.entry((rule, (chrono::Datelike::year(&due), chrono::Datelike::month(&due)))).or_default();
-            month.1 += 1;
-            month.0 += (f.status == Status::Met) as u64;
+            monthly.add(rule, f.obligation.due.date(), f.status == Status::Met);
             if let (true, Some(c)) = (period_view, f.case) {
-                assessed_cases_i[rule].insert(c);
+                assessed_cases_i[rule].push(c);
             }
         }
         if matches!(f.status, Status::Overdue | Status::Due) && f.accepted.is_none() {
@@ -410,6 +473,8 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
             by_rule[rule].push(f);
         }
     }
+    team_workers_i.sort_unstable();
+    team_workers_i.dedup();
     let worker_name = |slot: usize| if slot == 0 { "" } else { &*extract.workers[slot - 1].id };
     let mut per_team: BTreeMap<&str, Counts> = BTreeMap::new();
     let mut team_rule: BTreeMap<(&str, usize), Counts> = BTreeMap::new();
@@ -438,14 +503,24 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
             by_worker.insert(worker_name(slot), std::mem::take(&mut by_worker_i[slot]));
         }
     }
-    let worker_rule: std::collections::HashMap<(&str, usize), Counts> =
-        worker_rule_i.into_iter().map(|((slot, rule), c)| ((worker_name(slot), rule), c)).collect();
+    let worker_rule = |worker: &str, rule: usize| -> Option<Counts> {
+        let slot = if worker.is_empty() { 0 } else { *extract.worker_index.get(worker)? as usize + 1 };
+        Some(worker_rule_i[slot * rule_count + rule]).filter(|c| c.assessed() + c.due + c.pending > 0)
+    };
     let mut team_workers: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
     for (team, slot) in team_workers_i {
         team_workers.entry(team_names[team as usize]).or_default().insert(worker_name(slot));
     }
-    let assessed_cases: Vec<std::collections::BTreeSet<&str>> =
-        assessed_cases_i.into_iter().map(|cases| cases.into_iter().map(|c| &*extract.cases[c as usize].id).collect()).collect();
+    let assessed_cases: Vec<Vec<&str>> = assessed_cases_i
+        .into_iter()
+        .map(|mut cases| {
+            cases.sort_unstable();
+            cases.dedup();
+            let mut ids: Vec<&str> = cases.into_iter().map(|c| &*extract.cases[c as usize].id).collect();
+            ids.sort_unstable();
+            ids
+        })
+        .collect();
     let mut rules: Vec<RuleRow> = run
         .rules
         .iter()
@@ -485,8 +560,7 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
     // The period view: trends and the audit sample.
     let mut trends = Vec::new();
     for (index, rule) in run.rules.iter().enumerate() {
-        let months: Vec<(&(i32, u32), &(u64, u64))> =
-            monthly.range((index, (i32::MIN, 0))..=(index, (i32::MAX, 12))).map(|((_, m), v)| (m, v)).collect();
+        let months = monthly.of_rule(index);
         let months = &months[months.len().saturating_sub(24)..];
         if months.len() < 2 {
             continue;
@@ -527,10 +601,10 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
 
     let mut action_findings: Vec<&Finding> =
         run.findings.iter().filter(|f| matches!(f.status, Status::Overdue | Status::Due) && f.accepted.is_none()).collect();
-    let action_total = sort_items(run, &mut action_findings);
+    let action_total = order.sort(&mut action_findings);
     let action: Vec<Item> = action_findings.into_iter().map(|f| item(f, run)).collect();
     let mut late_findings: Vec<&Finding> = run.findings.iter().filter(|f| f.status == Status::Late && f.accepted.is_none()).collect();
-    let late_total = sort_items(run, &mut late_findings);
+    let late_total = order.sort(&mut late_findings);
     let late: Vec<Item> = late_findings.into_iter().map(|f| item(f, run)).collect();
     let period_text = match run.period {
         (None, None) => "Period: all obligations in the extract.".to_string(),
@@ -630,7 +704,7 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
                summary: Vec<SummaryRow>,
                items_title: &'static str,
                mut chosen: Vec<&Finding>| {
-        let total = sort_items(run, &mut chosen);
+        let total = order.sort(&mut chosen);
         let items: Vec<Item> = chosen.into_iter().map(|f| item(f, run)).collect();
         SubPage {
             service: run.service,
@@ -704,12 +778,15 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
                 (false, None) => format!("Worker: {worker}"),
             };
             let intro = counts.sentence(run.look_ahead_days);
-            let summary = rule_rows(&|i| worker_rule.get(&(worker, i)).copied());
+            let summary = rule_rows(&|i| worker_rule(worker, i));
             let page = sub(title, vec![intro], None, "Rule", summary, "Needs action: overdue and due soon", chosen);
             render(&handlebars, "page", &page, &folder.join("workers").join(format!("{}.html", slug(worker))))
         })?;
     }
-    for (index, rule) in run.rules.iter().enumerate() {
+    // Rule pages: one each, on every core (a national rule lists a million breaches).
+    use rayon::prelude::*;
+    by_rule.into_par_iter().enumerate().try_for_each(|(index, breaches)| {
+        let rule = run.rules[index];
         let n = per_rule[index];
         let summary: Vec<SummaryRow> = rule_team
             .range((index, "")..)
@@ -733,9 +810,8 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
             "Team",
             summary,
             "Breaches: overdue and late",
-            std::mem::take(&mut by_rule[index]),
+            breaches,
         );
-        render(&handlebars, "page", &page, &folder.join("rules").join(format!("{}.html", slug(&rule.label()))))?;
-    }
-    Ok(())
+        render(&handlebars, "page", &page, &folder.join("rules").join(format!("{}.html", slug(&rule.label()))))
+    })
 }
