@@ -11,6 +11,8 @@ use std::io::Write;
 use std::path::Path;
 
 const FIELDS: usize = COLUMNS.len() + EXTRA_COLUMNS.len();
+/// The one number among the columns (written unquoted in JSON).
+const OVERDUE_DAYS: usize = 10;
 /// Rows rendered per task; a group of tasks is written before the next is
 /// rendered, so memory stays bounded whatever the number of findings.
 const CHUNK: usize = 16_384;
@@ -119,29 +121,52 @@ fn csv_row(run: &RunRecord, row: &RowText, writer: &mut csv::Writer<Vec<u8>>) ->
 /// A JSON string literal (quotes, backslashes and control characters escaped).
 fn push_json_string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
-    for &b in text.as_bytes() {
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            0..=0x1f => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
-            _ => out.push(b),
+    if !text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.extend_from_slice(text.as_bytes());
+    } else {
+        for &b in text.as_bytes() {
+            match b {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                0..=0x1f => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
+                _ => out.push(b),
+            }
         }
     }
     out.push(b'"');
 }
 
-/// One row as a JSON object.
-fn json_row(row: &RowText, out: &mut Vec<u8>, first: bool) {
+/// `"name":` for every column, rendered once.
+fn json_keys() -> Vec<Vec<u8>> {
+    COLUMNS
+        .iter()
+        .chain(&EXTRA_COLUMNS)
+        .map(|name| {
+            let mut key = Vec::new();
+            push_json_string(&mut key, name);
+            key.push(b':');
+            key
+        })
+        .collect()
+}
+
+/// One row as a JSON object. The contract's columns are always there (null
+/// when empty); the extra columns only when they hold something, which
+/// keeps a national run's file gigabytes smaller.
+fn json_row(row: &RowText, keys: &[Vec<u8>], out: &mut Vec<u8>, first: bool) {
     out.extend_from_slice(if first { b"\n{" } else { b",\n{" });
-    for (i, name) in COLUMNS.iter().chain(&EXTRA_COLUMNS).enumerate() {
+    for (i, key) in keys.iter().enumerate() {
+        let value = row.field(i);
+        if value.is_empty() && i >= COLUMNS.len() {
+            continue;
+        }
         if i > 0 {
             out.push(b',');
         }
-        push_json_string(out, name);
-        out.push(b':');
-        match row.field(i) {
+        out.extend_from_slice(key);
+        match value {
             "" => out.extend_from_slice(b"null"),
-            number if *name == "overdue_days" => out.extend_from_slice(number.as_bytes()),
+            number if i == OVERDUE_DAYS => out.extend_from_slice(number.as_bytes()),
             text => push_json_string(out, text),
         }
     }
@@ -153,10 +178,11 @@ fn render(run: &RunRecord, chunk: &[Finding], first: bool) -> std::io::Result<(V
     let mut csv = csv::Writer::from_writer(Vec::with_capacity(chunk.len() * 150));
     let mut json = Vec::with_capacity(chunk.len() * 400);
     let mut row = RowText::default();
+    let keys = json_keys();
     for (n, f) in chunk.iter().enumerate() {
         row.fill(run, f);
         csv_row(run, &row, &mut csv)?;
-        json_row(&row, &mut json, first && n == 0);
+        json_row(&row, &keys, &mut json, first && n == 0);
     }
     Ok((csv.into_inner().map_err(|e| e.into_error())?, json))
 }
@@ -173,30 +199,41 @@ pub fn write_findings(csv_path: &Path, json_path: &Path, run: &RunRecord) -> std
     csv_out.write_all(&header.into_inner().map_err(|e| e.into_error())?)?;
     json_out.write_all(b"[")?;
     let chunks: Vec<(usize, &[Finding])> = run.findings.chunks(CHUNK).enumerate().collect();
-    // A writer thread writes one group while the next is rendered: copying
-    // gigabytes into files is work of its own.
-    let (send, receive) = std::sync::mpsc::sync_channel::<Vec<(Vec<u8>, Vec<u8>)>>(1);
+    // Two writer threads, one per file, write one group while the next is
+    // rendered: copying gigabytes into the page cache is work of its own,
+    // and at national scale it is most of the work.
+    let (csv_send, csv_receive) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
+    let (json_send, json_receive) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
     std::thread::scope(|scope| {
-        let writer = scope.spawn(move || -> std::io::Result<()> {
-            for group in receive {
-                for (csv_bytes, json_bytes) in group {
-                    csv_out.write_all(&csv_bytes)?;
-                    json_out.write_all(&json_bytes)?;
+        let csv_writer = scope.spawn(move || -> std::io::Result<()> {
+            for group in csv_receive {
+                for bytes in group {
+                    csv_out.write_all(&bytes)?;
+                }
+            }
+            csv_out.flush()
+        });
+        let json_writer = scope.spawn(move || -> std::io::Result<()> {
+            for group in json_receive {
+                for bytes in group {
+                    json_out.write_all(&bytes)?;
                 }
             }
             json_out.write_all(if run.findings.is_empty() { b"]\n" } else { b"\n]\n" })?;
-            csv_out.flush()?;
             json_out.flush()
         });
         for group in chunks.chunks(CHUNKS_IN_FLIGHT) {
             let rendered: std::io::Result<Vec<(Vec<u8>, Vec<u8>)>> =
                 group.par_iter().map(|(index, chunk)| render(run, chunk, *index == 0)).collect();
-            if send.send(rendered?).is_err() {
-                break; // the writer failed: its error is reported below
+            let (csv_bytes, json_bytes): (Vec<Vec<u8>>, Vec<Vec<u8>>) = rendered?.into_iter().unzip();
+            if csv_send.send(csv_bytes).is_err() || json_send.send(json_bytes).is_err() {
+                break; // a writer failed: its error is reported below
             }
         }
-        drop(send);
-        writer.join().expect("the writer thread does not panic")
+        drop((csv_send, json_send));
+        let csv_result = csv_writer.join().expect("the CSV writer does not panic");
+        let json_result = json_writer.join().expect("the JSON writer does not panic");
+        csv_result.and(json_result)
     })
 }
 
