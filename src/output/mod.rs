@@ -290,8 +290,14 @@ pub fn write_manifest(path: &Path, run: &RunRecord) -> std::io::Result<()> {
 
 /// Writes every output file into `folder` (which must exist and be empty).
 pub fn write_all(folder: &Path, run: &RunRecord) -> std::io::Result<()> {
-    rows::write_findings(&folder.join("findings.csv"), &folder.join("findings.json"), run)?;
+    // The report is built while the findings files are written: those are
+    // gigabytes at national scale, and much of their time is the kernel's.
+    std::thread::scope(|scope| {
+        let report = scope.spawn(|| report::write_index(&folder.join("index.html"), run));
+        let findings = rows::write_findings(&folder.join("findings.csv"), &folder.join("findings.json"), run);
+        let report = report.join().expect("the report does not panic");
+        findings.and(report)
+    })?;
     write_rejected_csv(&folder.join("rejected.csv"), &run.ingest.rejected, run.pseudonym_key.is_some(), run.excel)?;
-    write_manifest(&folder.join("manifest.json"), run)?;
-    report::write_index(&folder.join("index.html"), run)
+    write_manifest(&folder.join("manifest.json"), run)
 }
