@@ -215,7 +215,7 @@ fn due_key(due: Due) -> (NaiveDate, bool, chrono::NaiveTime) {
 /// spreadsheet guard).
 pub fn row(f: &Finding, rules: &[&Rule], extract: &Extract) -> [String; 11] {
     let o = &f.obligation;
-    let event_id = |e: Option<u32>| e.map_or(String::new(), |e| extract.events[e as usize].id.to_string());
+    let event_id = |e: Option<u32>| e.map_or(String::new(), |e| extract.event_id(&extract.events[e as usize]).to_string());
     let team = f.team(extract);
     [
         rules[f.rule as usize].code.clone(),

@@ -51,7 +51,7 @@ impl RowText {
         self.text.push_str(f.team(extract));
         end(self);
         if let Some(e) = o.trigger_event {
-            self.text.push_str(&extract.events[e as usize].id);
+            self.text.push_str(extract.event_id(&extract.events[e as usize]));
         }
         end(self);
         crate::time::push_moment(&mut self.text, o.trigger_at);
@@ -59,7 +59,7 @@ impl RowText {
         crate::time::push_due(&mut self.text, o.due);
         end(self);
         if let Some(e) = o.done_event {
-            self.text.push_str(&extract.events[e as usize].id);
+            self.text.push_str(extract.event_id(&extract.events[e as usize]));
         }
         end(self);
         if let Some(d) = o.done_at {

@@ -425,6 +425,7 @@ pub fn read_all(files: &BTreeMap<String, PathBuf>, profile: &Profile) -> Result<
     // Sized from the file: a growing Vec of millions copies itself.
     let mut events = Vec::with_capacity(std::fs::metadata(&events_source.path).map_or(0, |m| m.len() as usize / 64));
     let events_file = events_source.label.clone();
+    let mut event_ids = Texts::default();
     let result = events_source.read(|c| {
         let id = c.required(0)?;
         let kind = c.event_type(3)?;
@@ -437,7 +438,7 @@ pub fn read_all(files: &BTreeMap<String, PathBuf>, profile: &Profile) -> Result<
         let case = c.optional(1).map(case_ref).transpose()?;
         let worker = c.optional(2).map(|w| note_worker(&mut workers, &events_file, c.row.line, w));
         events.push(Event {
-            id: id.into(),
+            id: event_ids.push(id),
             rank: 0,
             line: c.row.line as u32,
             case,
@@ -454,10 +455,11 @@ pub fn read_all(files: &BTreeMap<String, PathBuf>, profile: &Profile) -> Result<
         Ok(())
     })?;
     absorb(&mut ledger, &events_file, result);
-    reject_duplicate_events(&mut events, &mut ledger, &events_file);
+    reject_duplicate_events(&mut events, &event_ids, &mut ledger, &events_file);
     for e in &events {
         if e.recorded.is_some_and(|r| r.at < e.occurred.at) {
-            ledger.warn(&events_file, e.line as u64, "recorded before it occurred", format!("event {}", crate::text::escape_value(&e.id)));
+            let id = crate::text::escape_value(event_ids.get(e.id));
+            ledger.warn(&events_file, e.line as u64, "recorded before it occurred", format!("event {id}"));
         }
     }
 
@@ -490,6 +492,7 @@ pub fn read_all(files: &BTreeMap<String, PathBuf>, profile: &Profile) -> Result<
         FilesPresent { staff: staff_present, allocations: allocations_source.is_some(), absences: absences_source.is_some() };
     let mut extract = index(cases, workers, events, allocations, absences, present_flags);
     extract.events_file = events_file;
+    extract.event_ids = event_ids;
     let mut rejected = ledger.rejected;
     rejected.sort_by(|a, b| (a.file.as_str(), a.line).cmp(&(b.file.as_str(), b.line)));
     let mut warnings = ledger.warnings;
@@ -541,7 +544,8 @@ fn parse_staff<'a>(c: &Cells<'_, 'a>) -> Result<(&'a str, StaffRecord), RowRejec
 
 /// A repeated event_id keeps its first valid row (the lowest line); later
 /// ones are rejected. Done as a sort rather than a set of 20 million ids.
-fn reject_duplicate_events(events: &mut Vec<Event>, ledger: &mut Ledger, file: &str) {
+fn reject_duplicate_events(events: &mut Vec<Event>, ids: &Texts, ledger: &mut Ledger, file: &str) {
+    let id = |e: &Event| ids.get(e.id);
     // Sorted on the ids' first 16 bytes as one integer (contiguous keys, no
     // pointer chasing: at 28 million events a string sort is the slowest
     // part of ingest); longer ids that tie on the prefix are then ordered
@@ -552,7 +556,7 @@ fn reject_duplicate_events(events: &mut Vec<Event>, ledger: &mut Ledger, file: &
         key[..n].copy_from_slice(&id.as_bytes()[..n]);
         u128::from_be_bytes(key)
     };
-    let mut keys: Vec<(u128, u32)> = events.par_iter().enumerate().map(|(i, e)| (prefix(&e.id), i as u32)).collect();
+    let mut keys: Vec<(u128, u32)> = events.par_iter().enumerate().map(|(i, e)| (prefix(id(e)), i as u32)).collect();
     keys.par_sort_unstable();
     let mut order: Vec<u32> = keys.iter().map(|k| k.1).collect();
     let mut start = 0;
@@ -561,8 +565,8 @@ fn reject_duplicate_events(events: &mut Vec<Event>, ledger: &mut Ledger, file: &
         while end < keys.len() && keys[end].0 == keys[start].0 {
             end += 1;
         }
-        if end - start > 1 && order[start..end].iter().any(|&i| events[i as usize].id.len() > 16) {
-            order[start..end].sort_by(|&a, &b| events[a as usize].id.cmp(&events[b as usize].id).then(a.cmp(&b)));
+        if end - start > 1 && order[start..end].iter().any(|&i| id(&events[i as usize]).len() > 16) {
+            order[start..end].sort_by(|&a, &b| id(&events[a as usize]).cmp(id(&events[b as usize])).then(a.cmp(&b)));
         }
         start = end;
     }
@@ -570,7 +574,7 @@ fn reject_duplicate_events(events: &mut Vec<Event>, ledger: &mut Ledger, file: &
     let mut duplicate = vec![false; events.len()];
     for pair in order.windows(2) {
         let (first, next) = (&events[pair[0] as usize], &events[pair[1] as usize]);
-        if first.id == next.id {
+        if id(first) == id(next) {
             duplicate[pair[1] as usize] = true;
         }
     }
@@ -588,13 +592,13 @@ fn reject_duplicate_events(events: &mut Vec<Event>, ledger: &mut Ledger, file: &
     }
     let mut first_line: HashMap<&str, u32> = HashMap::new();
     for e in events.iter() {
-        first_line.entry(&e.id).or_insert(e.line);
+        first_line.entry(id(e)).or_insert(e.line);
     }
     let rejects: Vec<(u64, String, String)> = events
         .iter()
         .zip(&duplicate)
         .filter(|(_, d)| **d)
-        .map(|(e, _)| (e.line as u64, e.id.to_string(), format!("duplicate key: event_id first used on line {}", first_line[&*e.id])))
+        .map(|(e, _)| (e.line as u64, id(e).to_string(), format!("duplicate key: event_id first used on line {}", first_line[id(e)])))
         .collect();
     for (line, id, reason) in rejects {
         ledger.reject_late(file, line, "event_id", &id, reason);
@@ -607,7 +611,7 @@ fn reject_duplicate_events(events: &mut Vec<Event>, ledger: &mut Ledger, file: &
 fn index(
     cases: Vec<Case>,
     workers: Workers,
-    mut events: Vec<Event>,
+    events: Vec<Event>,
     mut allocations: Vec<Allocation>,
     mut absences: Vec<Absence>,
     present: FilesPresent,
@@ -617,7 +621,7 @@ fn index(
     let no_case = CaseIdx::MAX;
     // Sort compact keys, then move each event once (events are large).
     let order = events_in_order(&events, |e| Some(e.case.unwrap_or(no_case)));
-    crate::model::apply_order(&mut events, order);
+    let events = crate::model::gather(events, &order);
     let case_events = ranges(cases.len(), events.iter().map_while(|e| e.case));
     allocations.sort_by_key(|a| (a.case, a.from.at, a.line));
     let case_allocations = ranges(cases.len(), allocations.iter().map(|a| a.case));
@@ -657,6 +661,7 @@ fn index(
         case_rank,
         worker_rank,
         events_file: String::new(),
+        event_ids: Texts::default(),
     }
 }
 
