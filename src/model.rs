@@ -7,7 +7,7 @@
 
 use crate::time::Moment;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::ops::Range;
 
 /// The canonical event vocabulary (contract section 1). Rules name these.

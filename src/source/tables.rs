@@ -7,8 +7,9 @@ use super::records::{ColumnSpec, FileReport, InputError, Rejected, Row, RowRejec
 use crate::model::*;
 use crate::time::{Moment, parse_date, parse_moment};
 use chrono::NaiveDate;
+use foldhash::HashMap;
 use rayon::prelude::*;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 const fn col(name: &'static str, required: bool) -> ColumnSpec<'static> {
@@ -305,8 +306,8 @@ pub fn read_all(files: &BTreeMap<String, PathBuf>, profile: &Profile) -> Result<
     let cases_file = cases_source.label.clone();
 
     let mut cases: Vec<Case> = Vec::new();
-    let mut case_index: HashMap<Box<str>, CaseIdx> = HashMap::new();
-    let mut rejected_case_lines: HashMap<Box<str>, u64> = HashMap::new();
+    let mut case_index: HashMap<Box<str>, CaseIdx> = HashMap::default();
+    let mut rejected_case_lines: HashMap<Box<str>, u64> = HashMap::default();
     let mut closed_before_opened = Vec::new();
     let mut repeats = 0u64;
     let result = cases_source.read(|c| {
@@ -590,7 +591,7 @@ fn reject_duplicate_events(events: &mut Vec<Event>, ids: &Texts, ledger: &mut Le
     if !duplicate.contains(&true) {
         return;
     }
-    let mut first_line: HashMap<&str, u32> = HashMap::new();
+    let mut first_line: HashMap<&str, u32> = HashMap::default();
     for e in events.iter() {
         first_line.entry(id(e)).or_insert(e.line);
     }
