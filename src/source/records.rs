@@ -87,26 +87,50 @@ pub struct FileReport {
     pub absent_columns: Vec<String>,
 }
 
-/// Where a used column's checked, trimmed value sits in the record.
-#[derive(Clone)]
-struct Cell {
-    field: usize,
-    bytes: std::ops::Range<usize>,
-}
-
 /// A record handed to a table parser: trimmed cells of the used columns.
 pub struct Row<'a> {
     pub line: u64,
-    record: &'a csv::ByteRecord,
-    cells: &'a [Option<Cell>],
+    text: &'a str,
+    cells: &'a [Option<(u32, u32)>],
 }
 
 impl<'a> Row<'a> {
     /// The trimmed value of used column `index` (None when empty or absent).
     pub fn get(&self, index: usize) -> Option<&'a str> {
-        let cell = self.cells[index].as_ref()?;
-        // Checked as UTF-8 when the cell was accepted.
-        std::str::from_utf8(&self.record[cell.field][cell.bytes.clone()]).ok()
+        self.cells[index].map(|(start, end)| &self.text[start as usize..end as usize])
+    }
+}
+
+/// Checked records on their way from the splitting thread to the parser:
+/// the used cells' text in one buffer, with each row's cells and line.
+#[derive(Default)]
+struct Batch {
+    text: String,
+    cells: Vec<Option<(u32, u32)>>,
+    lines: Vec<u64>,
+}
+
+impl Batch {
+    /// Rows per batch, and the text size at which a batch goes early.
+    const ROWS: usize = 8192;
+    const TEXT: usize = 1 << 20;
+
+    fn is_full(&self) -> bool {
+        self.lines.len() >= Self::ROWS || self.text.len() >= Self::TEXT
+    }
+
+    fn push_cell(&mut self, text: &str) {
+        if text.is_empty() {
+            self.cells.push(None);
+        } else {
+            let start = self.text.len() as u32;
+            self.text.push_str(text);
+            self.cells.push(Some((start, self.text.len() as u32)));
+        }
+    }
+
+    fn rows(&self, width: usize) -> impl Iterator<Item = Row<'_>> {
+        self.lines.iter().enumerate().map(move |(i, &line)| Row { line, text: &self.text, cells: &self.cells[i * width..(i + 1) * width] })
     }
 }
 
@@ -174,11 +198,52 @@ pub fn read_table(
     })
 }
 
+/// Splits and checks records on one thread while `parse` types them on
+/// this one: the two halves of the work take about as long as each other.
 fn read_records(
     body: &[u8],
     file: &str,
     columns: &[ColumnSpec],
     parse: &mut impl FnMut(&Row) -> Result<(), RowReject>,
+) -> Result<(FileReport, Vec<Rejected>), InputError> {
+    let (send, receive) = std::sync::mpsc::sync_channel::<Batch>(4);
+    std::thread::scope(|scope| {
+        let splitter = scope.spawn(move || split_records(body, file, columns, send));
+        let mut rejected = Vec::new();
+        let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
+        for batch in receive {
+            for row in batch.rows(columns.len()) {
+                if let Err(r) = parse(&row) {
+                    *reasons.entry(reason_token(&r.reason).to_string()).or_default() += 1;
+                    rejected.push(Rejected {
+                        file: file.to_string(),
+                        line: row.line,
+                        column: r.column,
+                        value: escape_value(&r.value),
+                        reason: r.reason,
+                    });
+                }
+            }
+        }
+        let (mut report, mut split_rejected) = splitter.join().expect("the record splitter does not panic")?;
+        report.rows_rejected += rejected.len() as u64;
+        for (reason, n) in reasons {
+            *report.rejected_by_reason.entry(reason).or_default() += n;
+        }
+        report.rows_used = report.rows_read - report.rows_rejected;
+        split_rejected.append(&mut rejected);
+        split_rejected.sort_by_key(|r| r.line);
+        Ok((report, split_rejected))
+    })
+}
+
+/// The record layer proper: every record split, lined, counted and its
+/// used cells checked; rejects kept here, accepted rows sent on in batches.
+fn split_records(
+    body: &[u8],
+    file: &str,
+    columns: &[ColumnSpec],
+    send: std::sync::mpsc::SyncSender<Batch>,
 ) -> Result<(FileReport, Vec<Rejected>), InputError> {
     let unusable = |message: String| InputError { file: file.to_string(), message };
 
@@ -186,13 +251,13 @@ fn read_records(
     let mut lines = LineCounter::default();
     let mut report = FileReport::default();
     let mut rejected = Vec::new();
+    let mut batch = Batch::default();
 
     // The header is the first non-blank record.
     let mut record = csv::ByteRecord::new();
     let mut header: Option<Header> = None;
     let mut next = csv::ByteRecord::new();
     let mut have_next = read_record(&mut reader, &mut next, file)?;
-    let mut cells: Vec<Option<Cell>> = Vec::with_capacity(columns.len());
     while have_next {
         std::mem::swap(&mut record, &mut next);
         have_next = read_record(&mut reader, &mut next, file)?;
@@ -226,16 +291,12 @@ fn read_records(
             reject("", "", message);
             continue;
         }
-        cells.clear();
+        let (text_before, cells_before) = (batch.text.len(), batch.cells.len());
         let mut problem = None;
         for (spec, index) in columns.iter().zip(&header.positions) {
             let raw = index.and_then(|i| record.get(i)).unwrap_or(b"");
             match check_cell(raw) {
-                Ok(text) if text.is_empty() => cells.push(None),
-                Ok(text) => {
-                    let start = text.as_ptr() as usize - raw.as_ptr() as usize;
-                    cells.push(Some(Cell { field: index.expect("a non-empty cell has a column"), bytes: start..start + text.len() }));
-                }
+                Ok(text) => batch.push_cell(text),
                 Err(reason) => {
                     problem = Some((spec.name, String::from_utf8_lossy(trim_bytes(raw)).into_owned(), reason.to_string()));
                     break;
@@ -243,18 +304,20 @@ fn read_records(
             }
         }
         if let Some((column, value, reason)) = problem {
+            batch.text.truncate(text_before);
+            batch.cells.truncate(cells_before);
             reject(column, &value, reason);
             continue;
         }
-        let row = Row { line, record: &record, cells: &cells };
-        if let Err(r) = parse(&row) {
-            reject(&r.column, &r.value, r.reason);
+        batch.lines.push(line);
+        if batch.is_full() && send.send(std::mem::take(&mut batch)).is_err() {
+            break; // the parser stopped; nothing more to do
         }
     }
     if header.is_none() {
         return Err(unusable("has no header row (the file is blank): re-export it with its column names on the first line".into()));
     }
-    report.rows_used = report.rows_read - report.rows_rejected;
+    let _ = send.send(batch);
     Ok((report, rejected))
 }
 
