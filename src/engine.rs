@@ -71,38 +71,29 @@ pub fn evaluate(rules: &[&Rule], ctx: &Context) -> Vec<crate::findings::Finding>
     };
     let workers: Vec<Unit> = in_id_order(&ctx.extract.worker_rank).into_iter().map(Unit::Worker).chain([Unit::Caseless]).collect();
     let cases: Vec<Unit> = in_id_order(&ctx.extract.case_rank).into_iter().map(Unit::Case).collect();
-    let by_rule: Vec<Vec<crate::findings::Finding>> = rules
-        .par_iter()
-        .enumerate()
-        .map(|(index, rule)| {
-            let run = |units: &[Unit]| {
-                let mut found = Vec::new();
-                let mut scratch = Vec::new();
-                for &unit in units {
-                    if let Unit::Case(case) = unit
-                        && !rule.applies_to.admits(&ctx.extract.cases[case as usize])
-                    {
-                        continue;
-                    }
-                    rule.kind.evaluate(ctx, unit, &mut scratch);
-                    // A policy version judges only the obligations whose clock started while it was in force.
-                    found.extend(
-                        scratch
-                            .drain(..)
-                            .filter(|o| rule.in_force_on(o.trigger_at.date()))
-                            .map(|o| crate::findings::unjudged(index as u16, o)),
-                    );
+    let mut all: Vec<crate::findings::Finding> = Vec::new();
+    for (index, rule) in rules.iter().enumerate() {
+        let run = |units: &[Unit]| {
+            let mut found = Vec::new();
+            let mut scratch = Vec::new();
+            for &unit in units {
+                if let Unit::Case(case) = unit
+                    && !rule.applies_to.admits(&ctx.extract.cases[case as usize])
+                {
+                    continue;
                 }
-                found
-            };
-            let mut found: Vec<crate::findings::Finding> = workers.par_chunks(256).flat_map_iter(run).collect();
-            found.par_extend(cases.par_chunks(1024).flat_map_iter(run));
+                rule.kind.evaluate(ctx, unit, &mut scratch);
+                // A policy version judges only the obligations whose clock started while it was in force.
+                found.extend(
+                    scratch.drain(..).filter(|o| rule.in_force_on(o.trigger_at.date())).map(|o| crate::findings::unjudged(index as u16, o)),
+                );
+            }
             found
-        })
-        .collect();
-    let mut all = Vec::with_capacity(by_rule.iter().map(Vec::len).sum());
-    for found in by_rule {
-        all.extend(found);
+        };
+        // Straight into the one list (a list per rule, then joined, would
+        // copy every finding twice).
+        all.par_extend(workers.par_chunks(256).flat_map_iter(run));
+        all.par_extend(cases.par_chunks(1024).flat_map_iter(run));
     }
     all
 }
