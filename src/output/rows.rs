@@ -174,9 +174,9 @@ fn json_row(row: &RowText, keys: &[Vec<u8>], out: &mut Vec<u8>, first: bool) {
 }
 
 /// A chunk of rows as CSV and JSON, each row formatted once.
-fn render(run: &RunRecord, chunk: &[Finding], first: bool) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
-    let mut csv = csv::Writer::from_writer(Vec::with_capacity(chunk.len() * 150));
-    let mut json = Vec::with_capacity(chunk.len() * 400);
+fn render(run: &RunRecord, chunk: &[Finding], first: bool, buffers: &Buffers) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
+    let mut csv = csv::Writer::from_writer(buffers.take(chunk.len() * 150));
+    let mut json = buffers.take(chunk.len() * 400);
     let mut row = RowText::default();
     let keys = json_keys();
     for (n, f) in chunk.iter().enumerate() {
@@ -185,6 +185,24 @@ fn render(run: &RunRecord, chunk: &[Finding], first: bool) -> std::io::Result<(V
         json_row(&row, &keys, &mut json, first && n == 0);
     }
     Ok((csv.into_inner().map_err(|e| e.into_error())?, json))
+}
+
+/// Rendered chunks' buffers, handed back by the writers and used again:
+/// fresh memory for every chunk would be gigabytes of page faults.
+#[derive(Default)]
+struct Buffers(std::sync::Mutex<Vec<Vec<u8>>>);
+
+impl Buffers {
+    fn take(&self, capacity: usize) -> Vec<u8> {
+        let mut buffer = self.0.lock().expect("no panic holds the lock").pop().unwrap_or_default();
+        buffer.clear();
+        buffer.reserve(capacity);
+        buffer
+    }
+
+    fn give_back(&self, buffer: Vec<u8>) {
+        self.0.lock().expect("no panic holds the lock").push(buffer);
+    }
 }
 
 /// Writes findings.csv and findings.json together, rendering in parallel.
@@ -204,11 +222,14 @@ pub fn write_findings(csv_path: &Path, json_path: &Path, run: &RunRecord) -> std
     // and at national scale it is most of the work.
     let (csv_send, csv_receive) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
     let (json_send, json_receive) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
+    let buffers = Buffers::default();
+    let buffers = &buffers;
     std::thread::scope(|scope| {
         let csv_writer = scope.spawn(move || -> std::io::Result<()> {
             for group in csv_receive {
                 for bytes in group {
                     csv_out.write_all(&bytes)?;
+                    buffers.give_back(bytes);
                 }
             }
             csv_out.flush()
@@ -217,6 +238,7 @@ pub fn write_findings(csv_path: &Path, json_path: &Path, run: &RunRecord) -> std
             for group in json_receive {
                 for bytes in group {
                     json_out.write_all(&bytes)?;
+                    buffers.give_back(bytes);
                 }
             }
             json_out.write_all(if run.findings.is_empty() { b"]\n" } else { b"\n]\n" })?;
@@ -224,7 +246,7 @@ pub fn write_findings(csv_path: &Path, json_path: &Path, run: &RunRecord) -> std
         });
         for group in chunks.chunks(CHUNKS_IN_FLIGHT) {
             let rendered: std::io::Result<Vec<(Vec<u8>, Vec<u8>)>> =
-                group.par_iter().map(|(index, chunk)| render(run, chunk, *index == 0)).collect();
+                group.par_iter().map(|(index, chunk)| render(run, chunk, *index == 0, buffers)).collect();
             let (csv_bytes, json_bytes): (Vec<Vec<u8>>, Vec<Vec<u8>>) = rendered?.into_iter().unzip();
             if csv_send.send(csv_bytes).is_err() || json_send.send(json_bytes).is_err() {
                 break; // a writer failed: its error is reported below
