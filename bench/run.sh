@@ -32,6 +32,7 @@ for n in "${sizes[@]}"; do
   mb=$(du -sm "$dir" | cut -f1)
   out="$data/out-$n"
   rm -rf "$out"
+  sync # the previous size's files are written back before this one starts
   log=$(mktemp)
   /usr/bin/time -f "%e %M" -o "$log.time" "$bin" run -v --input "$dir" --as-of 2026-11-23 --out "$out/r" 2> "$log"
   phase() { awk -v p="$1" '$3 == "phase" && $4 == p {print $5}' "$log"; }
