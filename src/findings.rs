@@ -191,6 +191,11 @@ fn due_number(due: Due) -> u64 {
 /// Built from the rule, the case (or for worker-level rows the worker), and
 /// what started the clock.
 pub fn identity(rule: &str, case_id: &str, worker_id: &str, trigger_event_id: &str, trigger_at: &str) -> String {
+    format!("{:016x}", identity_number(rule, case_id, worker_id, trigger_event_id, trigger_at))
+}
+
+/// The number behind [`identity`] (its text is this in 16 hex digits).
+pub fn identity_number(rule: &str, case_id: &str, worker_id: &str, trigger_event_id: &str, trigger_at: &str) -> u64 {
     // FNV-1a, 64 bits: stable across versions and platforms, and cheap
     // enough for millions of rows (the id is a label, not a secret).
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -200,7 +205,7 @@ pub fn identity(rule: &str, case_id: &str, worker_id: &str, trigger_event_id: &s
             hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
         }
     }
-    format!("{hash:016x}")
+    hash
 }
 
 /// Orders dues as their text sorts: a date before any date-time that day.

@@ -249,13 +249,14 @@ pub fn audit(plan: &Plan) -> Result<Summary, Failure> {
         }),
         sample_seed: plan.sample_seed.unwrap_or_else(|| plan.as_of.format("%Y%m%d").to_string().parse().unwrap_or(1)),
     };
-    let overdue_ids: std::collections::HashSet<String> = if previous.folder.is_some() {
+    let overdue_ids: foldhash::HashSet<u64> = if previous.folder.is_some() {
         use rayon::prelude::*;
-        findings.par_iter().filter(|f| f.status == findings::Status::Overdue).map(|f| run.id(f)).collect()
+        let ids: Vec<u64> = findings.par_iter().filter(|f| f.status == findings::Status::Overdue).map(|f| run.id_number(f)).collect();
+        ids.into_iter().collect()
     } else {
         Default::default()
     };
-    run.new_overdue = overdue_ids.iter().filter(|id| !previous.overdue.contains_key(*id)).count();
+    run.new_overdue = overdue_ids.iter().filter(|id| !previous.was_overdue(**id)).count();
     run.overdue_ids = &overdue_ids;
     progress("writing the reports");
     output::publish::publish(&plan.out, |folder| output::write_all(folder, &run))?;

@@ -34,7 +34,7 @@ pub struct RunRecord<'a> {
     pub register: &'a crate::exceptions::Register,
     pub previous: &'a Previous,
     /// Ids overdue now (for the resolved list).
-    pub overdue_ids: &'a std::collections::HashSet<String>,
+    pub overdue_ids: &'a foldhash::HashSet<u64>,
     /// Case references replaced by keyed pseudonyms (for sharing outside the service).
     pub pseudonym_key: Option<&'a str>,
     /// Findings overdue now that were not overdue in the previous run.
@@ -62,8 +62,11 @@ pub const EXTRA_COLUMNS: [&str; 6] = ["finding_id", "new_overdue", "accepted", "
 #[derive(Debug, Default)]
 pub struct Previous {
     pub folder: Option<std::path::PathBuf>,
-    /// id -> (rule, case_id, worker_id, team, due_at)
-    pub overdue: std::collections::HashMap<String, [String; 5]>,
+    /// finding id -> the row's number in `rows`.
+    overdue: foldhash::HashMap<u64, u32>,
+    /// rule, case_id, worker_id, team, due_at of each overdue row, five
+    /// texts a row (a national run has millions: one buffer, not strings).
+    rows: crate::model::Texts,
 }
 
 impl Previous {
@@ -75,14 +78,39 @@ impl Previous {
         let at = |name: &str| header.iter().position(|h| h == name);
         let (Some(id), Some(status)) = (at("finding_id"), at("status")) else { return Previous::default() };
         let columns = ["rule", "case_id", "worker_id", "team", "due_at"].map(|c| at(c).unwrap_or(0));
-        let mut overdue = std::collections::HashMap::new();
-        for record in reader.records().flatten() {
-            if record.get(status) == Some("overdue") {
-                let row = columns.map(|c| record.get(c).unwrap_or("").trim_start_matches('\'').to_string());
-                overdue.insert(record.get(id).unwrap_or("").to_string(), row);
+        let mut previous = Previous { folder: Some(folder), ..Previous::default() };
+        let mut record = csv::ByteRecord::new();
+        let mut stored = 0u32;
+        while let Ok(true) = reader.read_byte_record(&mut record) {
+            if record.get(status) != Some(b"overdue") {
+                continue;
             }
+            let Some(number) = record.get(id).and_then(|t| std::str::from_utf8(t).ok()).and_then(|t| u64::from_str_radix(t, 16).ok())
+            else {
+                continue;
+            };
+            for c in columns {
+                let text = String::from_utf8_lossy(record.get(c).unwrap_or(b""));
+                previous.rows.push(text.trim_start_matches('\''));
+            }
+            // A repeated id (two rows for one obligation) keeps its last row.
+            previous.overdue.insert(number, stored);
+            stored += 1;
         }
-        Previous { folder: Some(folder), overdue }
+        previous
+    }
+
+    pub fn was_overdue(&self, id: u64) -> bool {
+        self.overdue.contains_key(&id)
+    }
+
+    /// The previous run's overdue rows whose ids are not in `still_overdue`.
+    pub fn resolved(&self, still_overdue: &foldhash::HashSet<u64>) -> Vec<[&str; 5]> {
+        self.overdue
+            .iter()
+            .filter(|(id, _)| !still_overdue.contains(*id))
+            .map(|(_, &row)| std::array::from_fn(|i| self.rows.get(row * 5 + i as u32)))
+            .collect()
     }
 }
 
@@ -96,15 +124,22 @@ impl RunRecord<'_> {
         row
     }
 
-    /// A finding's id (see `findings::identity`).
-    pub fn id(&self, f: &Finding) -> String {
-        let row = self.row(f);
-        crate::findings::identity(&row[0], &row[1], &row[2], &row[4], &row[5])
+    /// A finding's id as a number (see `findings::identity`).
+    pub fn id_number(&self, f: &Finding) -> u64 {
+        let extract = self.extract();
+        let rule = &self.rules[f.rule as usize].code;
+        let case = f.case.map_or("", |c| &*extract.cases[c as usize].id);
+        let pseudonym = self.pseudonym_key.filter(|_| !case.is_empty()).map(|key| pseudonym(key, case));
+        let worker = f.worker.map_or("", |w| &*extract.workers[w as usize].id);
+        let trigger_event = f.obligation.trigger_event.map_or("", |e| extract.event_id(&extract.events[e as usize]));
+        let mut trigger_at = String::with_capacity(16);
+        crate::time::push_moment(&mut trigger_at, f.obligation.trigger_at);
+        crate::findings::identity_number(rule, pseudonym.as_deref().unwrap_or(case), worker, trigger_event, &trigger_at)
     }
 
     /// Overdue now and not overdue in the previous run (none without one).
-    pub fn is_new_overdue(&self, f: &Finding, id: &str) -> bool {
-        f.status == Status::Overdue && self.previous.folder.is_some() && !self.previous.overdue.contains_key(id)
+    pub fn is_new_overdue(&self, f: &Finding, id: u64) -> bool {
+        f.status == Status::Overdue && self.previous.folder.is_some() && !self.previous.was_overdue(id)
     }
 
     /// "events.csv:123": where an event came from, for tracing a finding.

@@ -52,7 +52,7 @@ struct Page<'a> {
     expired: Vec<&'a crate::exceptions::Acceptance>,
     has_previous: bool,
     new_overdue: usize,
-    resolved: Vec<&'a [String; 5]>,
+    resolved: Vec<[&'a str; 5]>,
     resolved_total: usize,
     teams: Vec<SummaryRow>,
     trends: Vec<Trend>,
@@ -343,7 +343,7 @@ fn item(f: &Finding, run: &RunRecord) -> Item {
         status: f.status.name(),
         days: row[10].clone(),
         note: f.accepted.map_or(String::new(), |i| run.register.entries[i as usize].note()),
-        new: run.previous.folder.is_some() && run.is_new_overdue(f, &run.id(f)),
+        new: run.previous.folder.is_some() && run.is_new_overdue(f, run.id_number(f)),
         source: [("started", o.trigger_event), ("done", o.done_event)]
             .iter()
             .filter(|(_, e)| e.is_some())
@@ -630,8 +630,7 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
         .collect();
     let warnings_total = run.ingest.warnings.len();
     // Overdue last time, not overdue now: done since, or no longer owed.
-    let mut resolved: Vec<&[String; 5]> =
-        run.previous.overdue.iter().filter(|(id, _)| !run.overdue_ids.contains(*id)).map(|(_, row)| row).collect();
+    let mut resolved = run.previous.resolved(run.overdue_ids);
     resolved.sort();
     let csp_script_hash = {
         use base64::Engine;

@@ -72,10 +72,10 @@ impl RowText {
             self.text.push_str(itoa::Buffer::new().format(days));
         }
         end(self);
-        let id = crate::findings::identity(self.field(0), self.field(1), self.field(2), self.field(4), self.field(5));
-        self.text.push_str(&id);
+        let id = crate::findings::identity_number(self.field(0), self.field(1), self.field(2), self.field(4), self.field(5));
+        push_hex(&mut self.text, id);
         end(self);
-        if run.is_new_overdue(f, &id) {
+        if run.is_new_overdue(f, id) {
             self.text.push_str("yes");
         }
         end(self);
@@ -100,6 +100,14 @@ impl RowText {
     fn field(&self, i: usize) -> &str {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         &self.text[start..self.ends[i]]
+    }
+}
+
+/// A finding id: 16 lower-case hex digits (as `findings::identity` writes it).
+fn push_hex(out: &mut String, number: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for shift in (0..16).rev() {
+        out.push(DIGITS[(number >> (shift * 4)) as usize & 15] as char);
     }
 }
 
