@@ -435,7 +435,10 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
     let mut per_team_i = vec![Counts::default(); team_count];
     let mut per_worker_i = vec![Counts::default(); extract.workers.len() + 1];
     let mut team_rule_i = vec![Counts::default(); team_count * rule_count];
-    let mut worker_rule_i = vec![Counts::default(); (extract.workers.len() + 1) * rule_count];
+    // Counts per worker and rule, for the workers that have findings (an
+    // extract may name millions of workers in its events alone).
+    let mut worker_row = vec![u32::MAX; extract.workers.len() + 1];
+    let mut worker_rule_i: Vec<Counts> = Vec::new();
     // Each worker's teams, noted when they change (findings come by rule and
     // case, so a worker's team repeats), then sorted and deduplicated.
     let mut team_workers_i: Vec<(u32, usize)> = Vec::new();
@@ -454,7 +457,11 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
         per_team_i[team as usize].add(f.status);
         per_worker_i[worker].add(f.status);
         team_rule_i[team as usize * rule_count + rule].add(f.status);
-        worker_rule_i[worker * rule_count + rule].add(f.status);
+        if worker_row[worker] == u32::MAX {
+            worker_row[worker] = (worker_rule_i.len() / rule_count) as u32;
+            worker_rule_i.resize(worker_rule_i.len() + rule_count, Counts::default());
+        }
+        worker_rule_i[worker_row[worker] as usize * rule_count + rule].add(f.status);
         if worker > 0 && last_team[worker] != team {
             last_team[worker] = team;
             team_workers_i.push((team, worker));
@@ -505,7 +512,8 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
     }
     let worker_rule = |worker: &str, rule: usize| -> Option<Counts> {
         let slot = if worker.is_empty() { 0 } else { *extract.worker_index.get(worker)? as usize + 1 };
-        Some(worker_rule_i[slot * rule_count + rule]).filter(|c| c.assessed() + c.due + c.pending > 0)
+        let row = *worker_row.get(slot).filter(|&&row| row != u32::MAX)? as usize;
+        Some(worker_rule_i[row * rule_count + rule]).filter(|c| c.assessed() + c.due + c.pending > 0)
     };
     let mut team_workers: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
     for (team, slot) in team_workers_i {
