@@ -264,16 +264,26 @@ pub struct Texts {
     ends: Vec<u64>,
 }
 
+/// A string kept in [`Texts`]. Deliberately not ordered: its number is
+/// where it was read, not its place in byte order (events sort by `rank`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TextRef(u32);
+
 impl Texts {
-    /// Stores `text`; returns its number (they count from 0).
-    pub fn push(&mut self, text: &str) -> u32 {
+    /// Stores `text`.
+    pub fn push(&mut self, text: &str) -> TextRef {
         self.text.push_str(text);
         self.ends.push(self.text.len() as u64);
-        self.ends.len() as u32 - 1
+        TextRef(self.ends.len() as u32 - 1)
     }
 
-    pub fn get(&self, index: u32) -> &str {
-        let i = index as usize;
+    pub fn get(&self, text: TextRef) -> &str {
+        self.nth(text.0)
+    }
+
+    /// The `n`th string stored (counting from 0).
+    pub fn nth(&self, n: u32) -> &str {
+        let i = n as usize;
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
         &self.text[start..self.ends[i] as usize]
     }
@@ -281,8 +291,8 @@ impl Texts {
 
 #[derive(Clone, Debug)]
 pub struct Event {
-    /// The event_id: its number in [`Extract::event_ids`].
-    pub id: u32,
+    /// The event_id, kept in [`Extract::event_ids`] (order events by `rank`).
+    pub id: TextRef,
     /// Place of `id` in the byte order of all event ids (sorting by it is
     /// sorting by id).
     pub rank: u32,
@@ -504,8 +514,8 @@ mod tests {
     #[test]
     fn texts_keep_each_string() {
         let mut texts = Texts::default();
-        let ids: Vec<u32> = ["E1", "", "événement-2", "E3"].iter().map(|t| texts.push(t)).collect();
-        assert_eq!(ids, [0, 1, 2, 3]);
-        assert_eq!((texts.get(0), texts.get(1), texts.get(2), texts.get(3)), ("E1", "", "événement-2", "E3"));
+        let ids: Vec<TextRef> = ["E1", "", "événement-2", "E3"].iter().map(|t| texts.push(t)).collect();
+        assert_eq!(ids.iter().map(|&id| texts.get(id)).collect::<Vec<_>>(), ["E1", "", "événement-2", "E3"]);
+        assert_eq!((texts.nth(0), texts.nth(2)), ("E1", "événement-2"));
     }
 }

@@ -209,7 +209,7 @@ impl Deadline {
                 Answer::AllOf(_) => {
                     let each: Option<Vec<(EventIdx, &Event)>> = answers.iter().map(|list| first_at_or_after(list, from)).collect();
                     each.and_then(|each| {
-                        each.into_iter().max_by(|a, b| a.1.occurred.at.cmp(&b.1.occurred.at).then_with(|| a.1.id.cmp(&b.1.id)))
+                        each.into_iter().max_by(|a, b| a.1.occurred.at.cmp(&b.1.occurred.at).then_with(|| a.1.rank.cmp(&b.1.rank)))
                     })
                     .map(|(i, e)| (Some(i), e.occurred))
                 }
@@ -286,7 +286,7 @@ impl Deadline {
             let answer = candidates
                 .into_iter()
                 .filter(|(_, e)| selector.types.contains(e.kind) && e.occurred.date() >= start)
-                .min_by(|a, b| a.1.occurred.at.cmp(&b.1.occurred.at).then_with(|| a.1.id.cmp(&b.1.id)));
+                .min_by(|a, b| a.1.occurred.at.cmp(&b.1.occurred.at).then_with(|| a.1.rank.cmp(&b.1.rank)));
             let trigger_at = Moment::date_only(start);
             out.push(Obligation {
                 case: None,

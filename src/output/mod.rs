@@ -109,7 +109,7 @@ impl Previous {
         self.overdue
             .iter()
             .filter(|(id, _)| !still_overdue.contains(*id))
-            .map(|(_, &row)| std::array::from_fn(|i| self.rows.get(row * 5 + i as u32)))
+            .map(|(_, &row)| std::array::from_fn(|i| self.rows.nth(row * 5 + i as u32)))
             .collect()
     }
 }
