@@ -31,3 +31,29 @@ fn the_sample_has_met_and_breached_items_for_every_rule() {
         }
     }
 }
+
+#[test]
+fn findings_do_not_depend_on_the_order_of_rows_in_the_files() {
+    // Every file's rows reversed: ties must follow the ids (contract section
+    // 5), never the file's order. Only the trace columns (file:line) differ.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sample = root.join("sample-data/canonical");
+    let reversed = tempfile::tempdir().unwrap();
+    for name in ["cases.csv", "staff.csv", "allocations.csv", "events.csv", "absences.csv"] {
+        let text = std::fs::read_to_string(sample.join(name)).unwrap();
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines[1..].reverse();
+        std::fs::write(reversed.path().join(name), lines.join("\n") + "\n").unwrap();
+    }
+    let findings = |input: std::path::PathBuf| -> Vec<String> {
+        let out = tempfile::tempdir().unwrap();
+        let plan = yjaudit::Plan::new(input, root.join("rules"), out.path().join("r"), yjaudit::time::parse_date("2026-11-23").unwrap());
+        yjaudit::audit(&plan).unwrap();
+        let mut reader = csv::Reader::from_path(out.path().join("r/findings.csv")).unwrap();
+        let width = reader.headers().unwrap().len();
+        reader.records().map(|r| r.unwrap().iter().take(width - 2).collect::<Vec<_>>().join(",")).collect()
+    };
+    let (as_given, upside_down) = (findings(sample), findings(reversed.path().to_path_buf()));
+    assert!(as_given.len() > 1_000);
+    assert!(as_given == upside_down, "findings changed when the files' rows were reversed");
+}
