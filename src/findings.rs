@@ -172,7 +172,18 @@ fn sort(findings: &mut [Finding], rules: &[&Rule], extract: &Extract) {
             end += 1;
         }
         if end - start > 1 {
-            keys[start..end].sort_by_cached_key(|k| row(&findings[k.2 as usize], rules, extract));
+            // Then rows alike but for the allocation that started them (a
+            // case given to two workers at once): by that worker's id.
+            let allocated = |f: &Finding| {
+                f.obligation.trigger_allocation.map(|a| {
+                    let a = &extract.allocations[a as usize];
+                    (extract.worker_rank[a.worker as usize], a.line)
+                })
+            };
+            keys[start..end].sort_by_cached_key(|k| {
+                let f = &findings[k.2 as usize];
+                (row(f, rules, extract), allocated(f))
+            });
         }
         start = end;
     }
@@ -190,16 +201,34 @@ fn due_number(due: Due) -> u64 {
 /// whatever else changes in the extract (its status, due date, worker).
 /// Built from the rule, the case (or for worker-level rows the worker), and
 /// what started the clock.
-pub fn identity(rule: &str, case_id: &str, worker_id: &str, trigger_event_id: &str, trigger_at: &str) -> String {
-    format!("{:016x}", identity_number(rule, case_id, worker_id, trigger_event_id, trigger_at))
+///
+/// A row started by an allocation adds the allocated worker: a case given
+/// to two workers on one day has two obligations, which the contract's
+/// columns alone cannot tell apart.
+pub fn identity(identity: &Identity) -> String {
+    format!("{:016x}", identity_number(identity))
+}
+
+/// What a finding's id is made of (see [`identity`]).
+pub struct Identity<'a> {
+    pub rule: &'a str,
+    pub case_id: &'a str,
+    pub worker_id: &'a str,
+    pub trigger_event_id: &'a str,
+    pub trigger_at: &'a str,
+    /// The worker of the allocation that started the clock, if one did.
+    pub allocated_worker_id: &'a str,
 }
 
 /// The number behind [`identity`] (its text is this in 16 hex digits).
-pub fn identity_number(rule: &str, case_id: &str, worker_id: &str, trigger_event_id: &str, trigger_at: &str) -> u64 {
+pub fn identity_number(id: &Identity) -> u64 {
     // FNV-1a, 64 bits: stable across versions and platforms, and cheap
     // enough for millions of rows (the id is a label, not a secret).
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in [rule, case_id, if case_id.is_empty() { worker_id } else { "" }, trigger_event_id, trigger_at] {
+    let worker = if id.case_id.is_empty() { id.worker_id } else { "" };
+    // The allocated worker only where there is one, so other ids stay as they were.
+    let allocated: &[&str] = if id.allocated_worker_id.is_empty() { &[] } else { std::slice::from_ref(&id.allocated_worker_id) };
+    for part in [id.rule, id.case_id, worker, id.trigger_event_id, id.trigger_at].iter().chain(allocated) {
         for &byte in part.as_bytes().iter().chain(&[0]) {
             hash ^= byte as u64;
             hash = hash.wrapping_mul(0x0000_0100_0000_01b3);

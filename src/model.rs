@@ -355,6 +355,8 @@ pub struct Extract {
     pub worker_rank: Vec<u32>,
     /// The name events are reported under (for tracing a finding to its line).
     pub events_file: String,
+    /// The name allocations are reported under.
+    pub allocations_file: String,
     /// Every event row's event_id, by [`Event::id`].
     pub event_ids: Texts,
 }
@@ -374,6 +376,14 @@ impl Extract {
     pub fn events_without_case(&self) -> &[Event] {
         let start = self.case_events.last().map_or(0, |r| r.end) as usize;
         &self.events[start..]
+    }
+
+    /// Where an allocation borrowed from this extract sits in `allocations`.
+    pub fn allocation_index(&self, allocation: &Allocation) -> u32 {
+        let offset = std::ptr::from_ref(allocation).addr().wrapping_sub(self.allocations.as_ptr().addr());
+        let index = offset / std::mem::size_of::<Allocation>();
+        assert!(index < self.allocations.len(), "an allocation of this extract");
+        index as u32
     }
 
     pub fn allocations_of_case(&self, case: CaseIdx) -> &[Allocation] {

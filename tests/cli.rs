@@ -628,3 +628,29 @@ fn a_draft_profile_maps_a_known_layout_and_marks_what_to_check() {
     std::fs::write(&path, &draft).unwrap();
     assert!(yjaudit::source::profile::Profile::load(&path).is_err());
 }
+
+#[test]
+fn two_allocations_on_one_day_are_two_rows_with_their_own_ids_and_sources() {
+    // ALC004 judges each allocation: the primary's and the paired worker's
+    // are two obligations. The contract's columns name the primary on both;
+    // finding_id and trigger_source tell them apart.
+    let w = Workdir::new();
+    w.minimal();
+    w.write("staff.csv", "worker_id,team,role\nW1,North,case_manager\nW2,North,case_manager\n");
+    w.write("allocations.csv", "case_id,worker_id,role,from,to\nC1,W2,paired,2024-01-02,\nC1,W1,primary,2024-01-02,\n");
+    w.write("absences.csv", "worker_id,kind,starts_on,ends_on\nW2,planned,2024-01-01,2024-01-05\n");
+    w.write("yjaudit.toml", "select = [\"ALC004\"]\n");
+    let o = w.audit("r", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let findings = w.read("r/findings.csv");
+    let rows: Vec<Vec<&str>> = findings.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 2, "{findings}");
+    assert_ne!(rows[0][11], rows[1][11], "each allocation's row has its own id");
+    let mut sources: Vec<&str> = rows.iter().map(|r| r[15]).collect();
+    sources.sort();
+    assert_eq!(sources, ["allocations.csv:2", "allocations.csv:3"]);
+    // W2 was on leave that day: that allocation is late (fixed when the leave ended); W1's is met.
+    let mut statuses: Vec<(&str, &str)> = rows.iter().map(|r| (r[15], r[9])).collect();
+    statuses.sort();
+    assert_eq!(statuses, [("allocations.csv:2", "late"), ("allocations.csv:3", "met")]);
+}

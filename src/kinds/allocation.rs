@@ -162,6 +162,7 @@ impl AllocationRule {
             (Check::Buddy, _) => {}
             (check, Unit::Case(case)) => {
                 let row = |a: &Allocation, done: Option<(Option<u32>, Moment)>| Obligation {
+                    trigger_allocation: Some(ctx.extract.allocation_index(a)),
                     case: Some(case),
                     worker: None,
                     trigger_event: None,
@@ -271,6 +272,7 @@ impl AllocationRule {
                             .min_by_key(|a| a.from.at)
                             .map(|a| a.from);
                         out.push(Obligation {
+                            trigger_allocation: None,
                             case: Some(case),
                             worker: None,
                             trigger_event: None,
@@ -403,6 +405,7 @@ fn senior_after_rise(
             .min_by_key(|a| a.from.at)
             .map(|a| a.from);
         out.push(Obligation {
+            trigger_allocation: None,
             case: Some(case),
             worker: None,
             trigger_event: Some(index),
@@ -432,6 +435,7 @@ fn buddy(ctx: &Context, worker: WorkerIdx, out: &mut Vec<Obligation>) {
                 .is_some_and(|s| s.left_on.is_none_or(|left| left >= ctx.as_of))
     });
     out.push(Obligation {
+        trigger_allocation: None,
         case: None,
         worker: Some(worker),
         trigger_event: None,

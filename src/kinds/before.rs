@@ -116,6 +116,7 @@ impl Before {
                     });
                     let answered_at = answer.map(|(_, e)| e.occurred);
                     out.push(Obligation {
+                        trigger_allocation: None,
                         case: Some(case),
                         worker: None,
                         trigger_event: Some(index),
@@ -145,6 +146,7 @@ impl Before {
                 _ => Due::Date(absence.starts_on),
             };
             out.push(Obligation {
+                trigger_allocation: None,
                 case: None,
                 worker: Some(worker),
                 trigger_event: None,

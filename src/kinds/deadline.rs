@@ -12,7 +12,7 @@
 
 use super::select::{EventsSpec, Levels, Selector};
 use super::{Context, Obligation, Problems, Unit, counting, recurring::holding_periods};
-use crate::model::{AbsenceKind, AllocationRole, CaseIdx, Event, EventIdx, StaffRole, WorkerIdx};
+use crate::model::{AbsenceKind, Allocation, AllocationRole, CaseIdx, Event, EventIdx, StaffRole, WorkerIdx};
 use crate::time::{Moment, Span};
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -176,23 +176,31 @@ impl Deadline {
         let chosen = |selector: &Selector| -> Vec<(EventIdx, &Event)> {
             events.iter().zip(&levels).filter(|((_, e), l)| selector.matches(e, Some(record), l)).map(|(pair, _)| *pair).collect()
         };
-        // (trigger event, trigger_at as written, moment answers are compared with)
-        let mut triggers: Vec<(Option<EventIdx>, Moment, Moment)> = Vec::new();
+        // (trigger event, trigger allocation, trigger_at as written, moment answers are compared with)
+        let mut triggers: Vec<(Option<EventIdx>, Option<u32>, Moment, Moment)> = Vec::new();
+        let index = |a: &Allocation| Some(ctx.extract.allocation_index(a));
         match &self.trigger {
-            Trigger::Events(selector) => triggers.extend(chosen(selector).into_iter().map(|(i, e)| (Some(i), e.occurred, e.occurred))),
+            Trigger::Events(selector) => {
+                triggers.extend(chosen(selector).into_iter().map(|(i, e)| (Some(i), None, e.occurred, e.occurred)))
+            }
             Trigger::Allocations(roles) => triggers.extend(
                 ctx.extract
                     .allocations_of_case(case)
                     .iter()
                     .filter(|a| roles.contains(&a.role) && a.holds_anything())
-                    .map(|a| (None, a.from, a.from)),
+                    .map(|a| (None, index(a), a.from, a.from)),
             ),
-            Trigger::CaseOpened => triggers.push((None, Moment::date_only(record.opened_on), Moment::date_only(record.opened_on))),
+            Trigger::CaseOpened => triggers.push((None, None, Moment::date_only(record.opened_on), Moment::date_only(record.opened_on))),
             Trigger::FirstAllocation(role) => {
-                if let Some(first) =
-                    ctx.extract.allocations_of_case(case).iter().filter(|a| a.role == *role && a.holds_anything()).min_by_key(|a| a.from.at)
+                // Two made at the same moment: the lower worker id, whatever the file's order.
+                if let Some(first) = ctx
+                    .extract
+                    .allocations_of_case(case)
+                    .iter()
+                    .filter(|a| a.role == *role && a.holds_anything())
+                    .min_by_key(|a| (a.from.at, ctx.extract.worker_rank[a.worker as usize]))
                 {
-                    triggers.push((None, first.from, Moment::date_only(first.from.date())));
+                    triggers.push((None, index(first), first.from, Moment::date_only(first.from.date())));
                 }
             }
             Trigger::Absences { .. } => return,
@@ -203,7 +211,7 @@ impl Deadline {
             Answer::Allocation { .. } => Vec::new(),
         };
         let until: Vec<(EventIdx, &Event)> = self.until.as_ref().map(|(s, _)| chosen(s)).unwrap_or_default();
-        for (trigger_event, trigger_at, from) in triggers {
+        for (trigger_event, trigger_allocation, trigger_at, from) in triggers {
             let answer: Option<(Option<EventIdx>, Moment)> = match &self.answer {
                 Answer::Events(_) | Answer::LinkedEvents(_) => first_at_or_after(&answers[0], from).map(|(i, e)| (Some(i), e.occurred)),
                 Answer::AllOf(_) => {
@@ -233,6 +241,7 @@ impl Deadline {
                 None => answer,
             };
             out.push(Obligation {
+                trigger_allocation,
                 case: Some(case),
                 worker: None,
                 trigger_event,
@@ -289,6 +298,7 @@ impl Deadline {
                 .min_by(|a, b| a.1.occurred.at.cmp(&b.1.occurred.at).then_with(|| a.1.rank.cmp(&b.1.rank)));
             let trigger_at = Moment::date_only(start);
             out.push(Obligation {
+                trigger_allocation: None,
                 case: None,
                 worker: Some(worker),
                 trigger_event: None,

@@ -60,6 +60,7 @@ impl Duration {
                 (None, None) => (None, None),
             };
             out.push(Obligation {
+                trigger_allocation: None,
                 case: Some(case),
                 worker: None,
                 trigger_event: Some(index),

@@ -79,6 +79,9 @@ pub struct Obligation {
     /// Set for worker-level rows (else the primary at the due time is named).
     pub worker: Option<WorkerIdx>,
     pub trigger_event: Option<EventIdx>,
+    /// The allocation that started the clock, for allocation-triggered rows
+    /// (index into `Extract::allocations`).
+    pub trigger_allocation: Option<u32>,
     pub trigger_at: Moment,
     pub due: Due,
     pub done_event: Option<EventIdx>,

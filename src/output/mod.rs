@@ -134,7 +134,20 @@ impl RunRecord<'_> {
         let trigger_event = f.obligation.trigger_event.map_or("", |e| extract.event_id(&extract.events[e as usize]));
         let mut trigger_at = String::with_capacity(16);
         crate::time::push_moment(&mut trigger_at, f.obligation.trigger_at);
-        crate::findings::identity_number(rule, pseudonym.as_deref().unwrap_or(case), worker, trigger_event, &trigger_at)
+        crate::findings::identity_number(&crate::findings::Identity {
+            rule,
+            case_id: pseudonym.as_deref().unwrap_or(case),
+            worker_id: worker,
+            trigger_event_id: trigger_event,
+            trigger_at: &trigger_at,
+            allocated_worker_id: self.allocated_worker(f),
+        })
+    }
+
+    /// The worker of the allocation that started a finding's clock, if one did.
+    pub fn allocated_worker(&self, f: &Finding) -> &str {
+        let extract = self.extract();
+        f.obligation.trigger_allocation.map_or("", |a| &extract.workers[extract.allocations[a as usize].worker as usize].id)
     }
 
     /// Overdue now and not overdue in the previous run (none without one).
@@ -145,6 +158,17 @@ impl RunRecord<'_> {
     /// "events.csv:123": where an event came from, for tracing a finding.
     pub fn source(&self, event: Option<u32>) -> String {
         event.map_or(String::new(), |e| format!("{}:{}", self.extract().events_file, self.extract().events[e as usize].line))
+    }
+
+    /// Where what started a finding's clock came from: its event, or the
+    /// allocation ("allocations.csv:12"); empty for a case's opening.
+    pub fn trigger_source(&self, f: &Finding) -> String {
+        let extract = self.extract();
+        match (f.obligation.trigger_event, f.obligation.trigger_allocation) {
+            (Some(e), _) => self.source(Some(e)),
+            (None, Some(a)) => format!("{}:{}", extract.allocations_file, extract.allocations[a as usize].line),
+            (None, None) => String::new(),
+        }
     }
 
     pub fn extract(&self) -> &Extract {

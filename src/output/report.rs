@@ -344,10 +344,10 @@ fn item(f: &Finding, run: &RunRecord) -> Item {
         days: row[10].clone(),
         note: f.accepted.map_or(String::new(), |i| run.register.entries[i as usize].note()),
         new: run.previous.folder.is_some() && run.is_new_overdue(f, run.id_number(f)),
-        source: [("started", o.trigger_event), ("done", o.done_event)]
+        source: [("started", run.trigger_source(f)), ("done", run.source(o.done_event))]
             .iter()
-            .filter(|(_, e)| e.is_some())
-            .map(|(what, e)| format!("{what}: {}", run.source(*e)))
+            .filter(|(_, source)| !source.is_empty())
+            .map(|(what, source)| format!("{what}: {source}"))
             .collect::<Vec<_>>()
             .join("; "),
     }

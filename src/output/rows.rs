@@ -72,7 +72,14 @@ impl RowText {
             self.text.push_str(itoa::Buffer::new().format(days));
         }
         end(self);
-        let id = crate::findings::identity_number(self.field(0), self.field(1), self.field(2), self.field(4), self.field(5));
+        let id = crate::findings::identity_number(&crate::findings::Identity {
+            rule: self.field(0),
+            case_id: self.field(1),
+            worker_id: self.field(2),
+            trigger_event_id: self.field(4),
+            trigger_at: self.field(5),
+            allocated_worker_id: run.allocated_worker(f),
+        });
         push_hex(&mut self.text, id);
         end(self);
         if run.is_new_overdue(f, id) {
@@ -87,11 +94,17 @@ impl RowText {
             end(self);
         }
         end(self);
-        for event in [o.trigger_event, o.done_event] {
-            if let Some(e) = event {
-                self.text.push_str(&extract.events_file);
+        let trigger = match (o.trigger_event, o.trigger_allocation) {
+            (Some(e), _) => Some((&extract.events_file, extract.events[e as usize].line)),
+            (None, Some(a)) => Some((&extract.allocations_file, extract.allocations[a as usize].line)),
+            (None, None) => None,
+        };
+        let done = o.done_event.map(|e| (&extract.events_file, extract.events[e as usize].line));
+        for source in [trigger, done] {
+            if let Some((file, line)) = source {
+                self.text.push_str(file);
                 self.text.push(':');
-                self.text.push_str(itoa::Buffer::new().format(extract.events[e as usize].line));
+                self.text.push_str(itoa::Buffer::new().format(line));
             }
             end(self);
         }

@@ -493,6 +493,7 @@ pub fn read_all(files: &BTreeMap<String, PathBuf>, profile: &Profile) -> Result<
         FilesPresent { staff: staff_present, allocations: allocations_source.is_some(), absences: absences_source.is_some() };
     let mut extract = index(cases, workers, events, allocations, absences, present_flags);
     extract.events_file = events_file;
+    extract.allocations_file = allocations_source.as_ref().map_or(String::new(), |s| s.label.clone());
     extract.event_ids = event_ids;
     let mut rejected = ledger.rejected;
     rejected.sort_by(|a, b| (a.file.as_str(), a.line).cmp(&(b.file.as_str(), b.line)));
@@ -662,6 +663,7 @@ fn index(
         case_rank,
         worker_rank,
         events_file: String::new(),
+        allocations_file: String::new(),
         event_ids: Texts::default(),
     }
 }
