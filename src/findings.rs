@@ -1,7 +1,7 @@
 //! From obligations to findings: status against the as-of date, the worker
 //! owed it, the team, the contract's sort, and the row as text.
 
-use crate::kinds::Obligation;
+use crate::kinds::{Obligation, TriggerRecord};
 use crate::model::{CaseIdx, Extract, WorkerIdx};
 use crate::rules::Rule;
 use crate::time::{Due, days_between};
@@ -174,11 +174,16 @@ fn sort(findings: &mut [Finding], rules: &[&Rule], extract: &Extract) {
         if end - start > 1 {
             // Then rows alike but for the allocation that started them (a
             // case given to two workers at once): by that worker's id.
-            let allocated = |f: &Finding| {
-                f.obligation.trigger_allocation.map(|a| {
+            let allocated = |f: &Finding| match f.obligation.trigger_record {
+                Some(TriggerRecord::Allocation(a)) => {
                     let a = &extract.allocations[a as usize];
-                    (extract.worker_rank[a.worker as usize], a.line)
-                })
+                    Some((0, extract.worker_rank[a.worker as usize], a.line))
+                }
+                Some(TriggerRecord::Absence(a)) => {
+                    let a = &extract.absences[a as usize];
+                    Some((1, a.ends_on.map_or(u32::MAX, |d| chrono::Datelike::num_days_from_ce(&d).max(0) as u32), a.line))
+                }
+                None => None,
             };
             keys[start..end].sort_by_cached_key(|k| {
                 let f = &findings[k.2 as usize];
@@ -202,9 +207,9 @@ fn due_number(due: Due) -> u64 {
 /// Built from the rule, the case (or for worker-level rows the worker), and
 /// what started the clock.
 ///
-/// A row started by an allocation adds the allocated worker: a case given
-/// to two workers on one day has two obligations, which the contract's
-/// columns alone cannot tell apart.
+/// A row started by an allocation or an absence adds what tells that record
+/// apart (see [`trigger_record_text`]): a case given to two workers on one
+/// day has two obligations, which the contract's columns cannot separate.
 pub fn identity(identity: &Identity) -> String {
     format!("{:016x}", identity_number(identity))
 }
@@ -216,8 +221,23 @@ pub struct Identity<'a> {
     pub worker_id: &'a str,
     pub trigger_event_id: &'a str,
     pub trigger_at: &'a str,
-    /// The worker of the allocation that started the clock, if one did.
-    pub allocated_worker_id: &'a str,
+    /// [`trigger_record_text`] of the row's obligation.
+    pub trigger_record: &'a str,
+}
+
+/// What tells apart the allocation or absence that started a clock, for the
+/// id: the allocated worker's id, or the absence's kind and end ("" when an
+/// event or the case's opening started it). Not its line, which differs
+/// between a system's layouts of the same extract.
+pub fn trigger_record_text<'e>(extract: &'e Extract, o: &Obligation) -> std::borrow::Cow<'e, str> {
+    match o.trigger_record {
+        Some(TriggerRecord::Allocation(a)) => extract.workers[extract.allocations[a as usize].worker as usize].id.as_ref().into(),
+        Some(TriggerRecord::Absence(a)) => {
+            let a = &extract.absences[a as usize];
+            format!("{} to {}", a.kind.name(), a.ends_on.map_or("open".to_string(), |d| d.to_string())).into()
+        }
+        None => "".into(),
+    }
 }
 
 /// The number behind [`identity`] (its text is this in 16 hex digits).
@@ -226,9 +246,9 @@ pub fn identity_number(id: &Identity) -> u64 {
     // enough for millions of rows (the id is a label, not a secret).
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let worker = if id.case_id.is_empty() { id.worker_id } else { "" };
-    // The allocated worker only where there is one, so other ids stay as they were.
-    let allocated: &[&str] = if id.allocated_worker_id.is_empty() { &[] } else { std::slice::from_ref(&id.allocated_worker_id) };
-    for part in [id.rule, id.case_id, worker, id.trigger_event_id, id.trigger_at].iter().chain(allocated) {
+    // Only where there is a record, so other ids stay as they were.
+    let record: &[&str] = if id.trigger_record.is_empty() { &[] } else { std::slice::from_ref(&id.trigger_record) };
+    for part in [id.rule, id.case_id, worker, id.trigger_event_id, id.trigger_at].iter().chain(record) {
         for &byte in part.as_bytes().iter().chain(&[0]) {
             hash ^= byte as u64;
             hash = hash.wrapping_mul(0x0000_0100_0000_01b3);

@@ -355,8 +355,9 @@ pub struct Extract {
     pub worker_rank: Vec<u32>,
     /// The name events are reported under (for tracing a finding to its line).
     pub events_file: String,
-    /// The name allocations are reported under.
+    /// The names allocations and absences are reported under.
     pub allocations_file: String,
+    pub absences_file: String,
     /// Every event row's event_id, by [`Event::id`].
     pub event_ids: Texts,
 }
@@ -380,10 +381,12 @@ impl Extract {
 
     /// Where an allocation borrowed from this extract sits in `allocations`.
     pub fn allocation_index(&self, allocation: &Allocation) -> u32 {
-        let offset = std::ptr::from_ref(allocation).addr().wrapping_sub(self.allocations.as_ptr().addr());
-        let index = offset / std::mem::size_of::<Allocation>();
-        assert!(index < self.allocations.len(), "an allocation of this extract");
-        index as u32
+        index_in(&self.allocations, allocation)
+    }
+
+    /// Where an absence borrowed from this extract sits in `absences`.
+    pub fn absence_index(&self, absence: &Absence) -> u32 {
+        index_in(&self.absences, absence)
     }
 
     pub fn allocations_of_case(&self, case: CaseIdx) -> &[Allocation] {
@@ -433,6 +436,14 @@ impl Extract {
     fn lower_id_first(&self, a: &Allocation, b: &Allocation) -> std::cmp::Ordering {
         self.workers[b.worker as usize].id.cmp(&self.workers[a.worker as usize].id)
     }
+}
+
+/// The index of `item`, which must be borrowed from `items`.
+fn index_in<T>(items: &[T], item: &T) -> u32 {
+    let offset = std::ptr::from_ref(item).addr().wrapping_sub(items.as_ptr().addr());
+    let index = offset / std::mem::size_of::<T>().max(1);
+    assert!(index < items.len(), "an item of this list");
+    index as u32
 }
 
 /// 00:00 on the day after `date`: the exclusive end of "the end of that day".

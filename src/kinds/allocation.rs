@@ -25,7 +25,7 @@
 
 use super::deadline::is_senior;
 use super::select::{EventsSpec, Levels, RiskThreshold, Selector};
-use super::{Context, Obligation, Problems, Unit};
+use super::{Context, Obligation, Problems, TriggerRecord, Unit};
 use crate::model::{Allocation, AllocationRole, CaseIdx, Gender, StaffRole, WorkerIdx, end_of_day_exclusive};
 use crate::time::{Due, Moment, Span};
 use serde::Deserialize;
@@ -162,7 +162,7 @@ impl AllocationRule {
             (Check::Buddy, _) => {}
             (check, Unit::Case(case)) => {
                 let row = |a: &Allocation, done: Option<(Option<u32>, Moment)>| Obligation {
-                    trigger_allocation: Some(ctx.extract.allocation_index(a)),
+                    trigger_record: Some(TriggerRecord::Allocation(ctx.extract.allocation_index(a))),
                     case: Some(case),
                     worker: None,
                     trigger_event: None,
@@ -272,7 +272,7 @@ impl AllocationRule {
                             .min_by_key(|a| a.from.at)
                             .map(|a| a.from);
                         out.push(Obligation {
-                            trigger_allocation: None,
+                            trigger_record: None,
                             case: Some(case),
                             worker: None,
                             trigger_event: None,
@@ -405,7 +405,7 @@ fn senior_after_rise(
             .min_by_key(|a| a.from.at)
             .map(|a| a.from);
         out.push(Obligation {
-            trigger_allocation: None,
+            trigger_record: None,
             case: Some(case),
             worker: None,
             trigger_event: Some(index),
@@ -435,7 +435,7 @@ fn buddy(ctx: &Context, worker: WorkerIdx, out: &mut Vec<Obligation>) {
                 .is_some_and(|s| s.left_on.is_none_or(|left| left >= ctx.as_of))
     });
     out.push(Obligation {
-        trigger_allocation: None,
+        trigger_record: None,
         case: None,
         worker: Some(worker),
         trigger_event: None,

@@ -116,7 +116,7 @@ impl Before {
                     });
                     let answered_at = answer.map(|(_, e)| e.occurred);
                     out.push(Obligation {
-                        trigger_allocation: None,
+                        trigger_record: None,
                         case: Some(case),
                         worker: None,
                         trigger_event: Some(index),
@@ -146,7 +146,7 @@ impl Before {
                 _ => Due::Date(absence.starts_on),
             };
             out.push(Obligation {
-                trigger_allocation: None,
+                trigger_record: Some(super::TriggerRecord::Absence(ctx.extract.absence_index(absence))),
                 case: None,
                 worker: Some(worker),
                 trigger_event: None,

@@ -11,7 +11,7 @@
 //! nothing, unless `until` bounds the window (TRF002).
 
 use super::select::{EventsSpec, Levels, Selector};
-use super::{Context, Obligation, Problems, Unit, counting, recurring::holding_periods};
+use super::{Context, Obligation, Problems, TriggerRecord, Unit, counting, recurring::holding_periods};
 use crate::model::{AbsenceKind, Allocation, AllocationRole, CaseIdx, Event, EventIdx, StaffRole, WorkerIdx};
 use crate::time::{Moment, Span};
 use chrono::NaiveDate;
@@ -177,8 +177,8 @@ impl Deadline {
             events.iter().zip(&levels).filter(|((_, e), l)| selector.matches(e, Some(record), l)).map(|(pair, _)| *pair).collect()
         };
         // (trigger event, trigger allocation, trigger_at as written, moment answers are compared with)
-        let mut triggers: Vec<(Option<EventIdx>, Option<u32>, Moment, Moment)> = Vec::new();
-        let index = |a: &Allocation| Some(ctx.extract.allocation_index(a));
+        let mut triggers: Vec<(Option<EventIdx>, Option<TriggerRecord>, Moment, Moment)> = Vec::new();
+        let index = |a: &Allocation| Some(TriggerRecord::Allocation(ctx.extract.allocation_index(a)));
         match &self.trigger {
             Trigger::Events(selector) => {
                 triggers.extend(chosen(selector).into_iter().map(|(i, e)| (Some(i), None, e.occurred, e.occurred)))
@@ -211,7 +211,7 @@ impl Deadline {
             Answer::Allocation { .. } => Vec::new(),
         };
         let until: Vec<(EventIdx, &Event)> = self.until.as_ref().map(|(s, _)| chosen(s)).unwrap_or_default();
-        for (trigger_event, trigger_allocation, trigger_at, from) in triggers {
+        for (trigger_event, trigger_record, trigger_at, from) in triggers {
             let answer: Option<(Option<EventIdx>, Moment)> = match &self.answer {
                 Answer::Events(_) | Answer::LinkedEvents(_) => first_at_or_after(&answers[0], from).map(|(i, e)| (Some(i), e.occurred)),
                 Answer::AllOf(_) => {
@@ -241,7 +241,7 @@ impl Deadline {
                 None => answer,
             };
             out.push(Obligation {
-                trigger_allocation,
+                trigger_record,
                 case: Some(case),
                 worker: None,
                 trigger_event,
@@ -298,7 +298,7 @@ impl Deadline {
                 .min_by(|a, b| a.1.occurred.at.cmp(&b.1.occurred.at).then_with(|| a.1.rank.cmp(&b.1.rank)));
             let trigger_at = Moment::date_only(start);
             out.push(Obligation {
-                trigger_allocation: None,
+                trigger_record: Some(TriggerRecord::Absence(ctx.extract.absence_index(absence))),
                 case: None,
                 worker: Some(worker),
                 trigger_event: None,

@@ -60,7 +60,7 @@ impl Duration {
                 (None, None) => (None, None),
             };
             out.push(Obligation {
-                trigger_allocation: None,
+                trigger_record: None,
                 case: Some(case),
                 worker: None,
                 trigger_event: Some(index),

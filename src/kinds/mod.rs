@@ -79,13 +79,21 @@ pub struct Obligation {
     /// Set for worker-level rows (else the primary at the due time is named).
     pub worker: Option<WorkerIdx>,
     pub trigger_event: Option<EventIdx>,
-    /// The allocation that started the clock, for allocation-triggered rows
-    /// (index into `Extract::allocations`).
-    pub trigger_allocation: Option<u32>,
+    /// The allocation or absence that started the clock, for rows started
+    /// by one (to trace the row to its line, and tell two apart).
+    pub trigger_record: Option<TriggerRecord>,
     pub trigger_at: Moment,
     pub due: Due,
     pub done_event: Option<EventIdx>,
     pub done_at: Option<Moment>,
+}
+
+/// A record other than an event that starts a clock: its index in the
+/// extract's `allocations` or `absences`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TriggerRecord {
+    Allocation(u32),
+    Absence(u32),
 }
 
 /// Problems found while validating a rule file, each with its byte span.

@@ -39,7 +39,7 @@ impl Recorded {
                 return;
             }
             out.push(Obligation {
-                trigger_allocation: None,
+                trigger_record: None,
                 case: event.case,
                 worker: if worker_level { event.worker } else { None },
                 trigger_event: Some(index),

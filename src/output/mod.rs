@@ -140,14 +140,8 @@ impl RunRecord<'_> {
             worker_id: worker,
             trigger_event_id: trigger_event,
             trigger_at: &trigger_at,
-            allocated_worker_id: self.allocated_worker(f),
+            trigger_record: &crate::findings::trigger_record_text(extract, &f.obligation),
         })
-    }
-
-    /// The worker of the allocation that started a finding's clock, if one did.
-    pub fn allocated_worker(&self, f: &Finding) -> &str {
-        let extract = self.extract();
-        f.obligation.trigger_allocation.map_or("", |a| &extract.workers[extract.allocations[a as usize].worker as usize].id)
     }
 
     /// Overdue now and not overdue in the previous run (none without one).
@@ -160,15 +154,10 @@ impl RunRecord<'_> {
         event.map_or(String::new(), |e| format!("{}:{}", self.extract().events_file, self.extract().events[e as usize].line))
     }
 
-    /// Where what started a finding's clock came from: its event, or the
-    /// allocation ("allocations.csv:12"); empty for a case's opening.
+    /// Where what started a finding's clock came from ("allocations.csv:12");
+    /// empty for a case's opening.
     pub fn trigger_source(&self, f: &Finding) -> String {
-        let extract = self.extract();
-        match (f.obligation.trigger_event, f.obligation.trigger_allocation) {
-            (Some(e), _) => self.source(Some(e)),
-            (None, Some(a)) => format!("{}:{}", extract.allocations_file, extract.allocations[a as usize].line),
-            (None, None) => String::new(),
-        }
+        trigger_line(self.extract(), &f.obligation).map_or(String::new(), |(file, line)| format!("{file}:{line}"))
     }
 
     pub fn extract(&self) -> &Extract {
@@ -181,6 +170,18 @@ impl RunRecord<'_> {
             *counts.get_mut(f.status.name()).expect("every status counted") += 1;
         }
         counts
+    }
+}
+
+/// The file and line of the event, allocation or absence that started an
+/// obligation's clock.
+pub fn trigger_line<'e>(extract: &'e Extract, o: &crate::kinds::Obligation) -> Option<(&'e str, u32)> {
+    use crate::kinds::TriggerRecord;
+    match (o.trigger_event, o.trigger_record) {
+        (Some(e), _) => Some((&extract.events_file, extract.events[e as usize].line)),
+        (None, Some(TriggerRecord::Allocation(a))) => Some((&extract.allocations_file, extract.allocations[a as usize].line)),
+        (None, Some(TriggerRecord::Absence(a))) => Some((&extract.absences_file, extract.absences[a as usize].line)),
+        (None, None) => None,
     }
 }
 

@@ -78,7 +78,7 @@ impl RowText {
             worker_id: self.field(2),
             trigger_event_id: self.field(4),
             trigger_at: self.field(5),
-            allocated_worker_id: run.allocated_worker(f),
+            trigger_record: &crate::findings::trigger_record_text(extract, o),
         });
         push_hex(&mut self.text, id);
         end(self);
@@ -94,12 +94,8 @@ impl RowText {
             end(self);
         }
         end(self);
-        let trigger = match (o.trigger_event, o.trigger_allocation) {
-            (Some(e), _) => Some((&extract.events_file, extract.events[e as usize].line)),
-            (None, Some(a)) => Some((&extract.allocations_file, extract.allocations[a as usize].line)),
-            (None, None) => None,
-        };
-        let done = o.done_event.map(|e| (&extract.events_file, extract.events[e as usize].line));
+        let trigger = super::trigger_line(extract, o);
+        let done = o.done_event.map(|e| (extract.events_file.as_str(), extract.events[e as usize].line));
         for source in [trigger, done] {
             if let Some((file, line)) = source {
                 self.text.push_str(file);

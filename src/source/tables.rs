@@ -494,6 +494,7 @@ pub fn read_all(files: &BTreeMap<String, PathBuf>, profile: &Profile) -> Result<
     let mut extract = index(cases, workers, events, allocations, absences, present_flags);
     extract.events_file = events_file;
     extract.allocations_file = allocations_source.as_ref().map_or(String::new(), |s| s.label.clone());
+    extract.absences_file = absences_source.as_ref().map_or(String::new(), |s| s.label.clone());
     extract.event_ids = event_ids;
     let mut rejected = ledger.rejected;
     rejected.sort_by(|a, b| (a.file.as_str(), a.line).cmp(&(b.file.as_str(), b.line)));
@@ -664,6 +665,7 @@ fn index(
         worker_rank,
         events_file: String::new(),
         allocations_file: String::new(),
+        absences_file: String::new(),
         event_ids: Texts::default(),
     }
 }
