@@ -654,3 +654,22 @@ fn two_allocations_on_one_day_are_two_rows_with_their_own_ids_and_sources() {
     statuses.sort();
     assert_eq!(statuses, [("allocations.csv:2", "late"), ("allocations.csv:3", "met")]);
 }
+
+#[test]
+fn rows_started_by_an_absence_trace_to_it_and_two_absences_have_two_ids() {
+    let w = Workdir::new();
+    w.minimal();
+    w.write("staff.csv", "worker_id,team,role\nW1,North,case_manager\n");
+    w.write("allocations.csv", "case_id,worker_id,role,from,to\nC1,W1,primary,2024-01-02,\n");
+    w.write("absences.csv", "worker_id,kind,starts_on,ends_on\nW1,unplanned,2024-05-01,2024-05-03\nW1,unplanned,2024-05-01,2024-05-20\n");
+    w.write("yjaudit.toml", "select = [\"LVE002\"]\n");
+    let o = w.audit("r", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let findings = w.read("r/findings.csv");
+    let rows: Vec<Vec<&str>> = findings.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 2, "{findings}");
+    assert_ne!(rows[0][11], rows[1][11], "each absence's row has its own id");
+    let mut sources: Vec<&str> = rows.iter().map(|r| r[15]).collect();
+    sources.sort();
+    assert_eq!(sources, ["absences.csv:2", "absences.csv:3"]);
+}
