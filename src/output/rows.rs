@@ -278,7 +278,17 @@ pub fn write_findings(csv_path: &Path, json_path: &Path, run: &RunRecord) -> std
 
 #[cfg(test)]
 mod tests {
-    use super::push_json_string;
+    use super::{COLUMNS, OVERDUE_DAYS, push_hex, push_json_string};
+
+    #[test]
+    fn ids_are_written_as_identity_formats_them_and_the_number_column_is_overdue_days() {
+        for number in [0u64, 1, 0xdead_beef, u64::MAX, 0x0123_4567_89ab_cdef] {
+            let mut text = String::new();
+            push_hex(&mut text, number);
+            assert_eq!(text, format!("{number:016x}"));
+        }
+        assert_eq!(COLUMNS[OVERDUE_DAYS], "overdue_days");
+    }
 
     #[test]
     fn json_strings_round_trip_through_a_json_parser() {
