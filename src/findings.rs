@@ -174,7 +174,7 @@ fn sort(findings: &mut [Finding], rules: &[&Rule], extract: &Extract) {
         if end - start > 1 {
             // Then rows alike but for the allocation that started them (a
             // case given to two workers at once): by that worker's id.
-            let allocated = |f: &Finding| match f.obligation.trigger_record {
+            let record = |f: &Finding| match f.obligation.trigger_record {
                 Some(TriggerRecord::Allocation(a)) => {
                     let a = &extract.allocations[a as usize];
                     Some((0, extract.worker_rank[a.worker as usize], a.line))
@@ -187,7 +187,7 @@ fn sort(findings: &mut [Finding], rules: &[&Rule], extract: &Extract) {
             };
             keys[start..end].sort_by_cached_key(|k| {
                 let f = &findings[k.2 as usize];
-                (row(f, rules, extract), allocated(f))
+                (row(f, rules, extract), record(f))
             });
         }
         start = end;
@@ -202,7 +202,8 @@ fn due_number(due: Due) -> u64 {
     (days << 18) | ((is_time as u64) << 17) | chrono::Timelike::num_seconds_from_midnight(&seconds) as u64
 }
 
-/// A finding's identity across runs: the same obligation keeps the same id
+/// What a finding's id is made of. The id is its identity across runs: the
+/// same obligation keeps the same id
 /// whatever else changes in the extract (its status, due date, worker).
 /// Built from the rule, the case (or for worker-level rows the worker), and
 /// what started the clock.
@@ -210,11 +211,7 @@ fn due_number(due: Due) -> u64 {
 /// A row started by an allocation or an absence adds what tells that record
 /// apart (see [`trigger_record_text`]): a case given to two workers on one
 /// day has two obligations, which the contract's columns cannot separate.
-pub fn identity(identity: &Identity) -> String {
-    format!("{:016x}", identity_number(identity))
-}
-
-/// What a finding's id is made of (see [`identity`]).
+/// Written as 16 lower-case hex digits of [`identity_number`].
 pub struct Identity<'a> {
     pub rule: &'a str,
     pub case_id: &'a str,
@@ -240,7 +237,7 @@ pub fn trigger_record_text<'e>(extract: &'e Extract, o: &Obligation) -> std::bor
     }
 }
 
-/// The number behind [`identity`] (its text is this in 16 hex digits).
+/// A finding's id (see [`Identity`]).
 pub fn identity_number(id: &Identity) -> u64 {
     // FNV-1a, 64 bits: stable across versions and platforms, and cheap
     // enough for millions of rows (the id is a label, not a secret).

@@ -162,10 +162,10 @@ impl AllocationRule {
             (Check::Buddy, _) => {}
             (check, Unit::Case(case)) => {
                 let row = |a: &Allocation, done: Option<(Option<u32>, Moment)>| Obligation {
-                    trigger_record: Some(TriggerRecord::Allocation(ctx.extract.allocation_index(a))),
                     case: Some(case),
                     worker: None,
                     trigger_event: None,
+                    trigger_record: Some(TriggerRecord::Allocation(ctx.extract.allocation_index(a))),
                     trigger_at: a.from,
                     due: Due::Date(a.from.date()),
                     done_event: done.and_then(|d| d.0),
@@ -272,10 +272,10 @@ impl AllocationRule {
                             .min_by_key(|a| a.from.at)
                             .map(|a| a.from);
                         out.push(Obligation {
-                            trigger_record: None,
                             case: Some(case),
                             worker: None,
                             trigger_event: None,
+                            trigger_record: None,
                             trigger_at: opened,
                             due: Due::Date(record.opened_on),
                             done_event: None,
@@ -405,10 +405,10 @@ fn senior_after_rise(
             .min_by_key(|a| a.from.at)
             .map(|a| a.from);
         out.push(Obligation {
-            trigger_record: None,
             case: Some(case),
             worker: None,
             trigger_event: Some(index),
+            trigger_record: None,
             trigger_at: e.occurred,
             due: ctx.due_after(e.occurred, within, None),
             done_event: None,
@@ -435,10 +435,10 @@ fn buddy(ctx: &Context, worker: WorkerIdx, out: &mut Vec<Obligation>) {
                 .is_some_and(|s| s.left_on.is_none_or(|left| left >= ctx.as_of))
     });
     out.push(Obligation {
-        trigger_record: None,
         case: None,
         worker: Some(worker),
         trigger_event: None,
+        trigger_record: None,
         trigger_at: *start,
         due: Due::Date(start.date()),
         done_event: None,

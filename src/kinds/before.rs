@@ -116,10 +116,10 @@ impl Before {
                     });
                     let answered_at = answer.map(|(_, e)| e.occurred);
                     out.push(Obligation {
-                        trigger_record: None,
                         case: Some(case),
                         worker: None,
                         trigger_event: Some(index),
+                        trigger_record: None,
                         trigger_at: anchor.occurred,
                         due: self.due(anchor.occurred, answered_at),
                         done_event: answer.map(|(i, _)| *i),
@@ -146,10 +146,10 @@ impl Before {
                 _ => Due::Date(absence.starts_on),
             };
             out.push(Obligation {
-                trigger_record: Some(super::TriggerRecord::Absence(ctx.extract.absence_index(absence))),
                 case: None,
                 worker: Some(worker),
                 trigger_event: None,
+                trigger_record: Some(super::TriggerRecord::Absence(ctx.extract.absence_index(absence))),
                 trigger_at: start,
                 due,
                 done_event: None,

@@ -241,10 +241,10 @@ impl Deadline {
                 None => answer,
             };
             out.push(Obligation {
-                trigger_record,
                 case: Some(case),
                 worker: None,
                 trigger_event,
+                trigger_record,
                 trigger_at,
                 due,
                 done_event: answer.and_then(|a| a.0),
@@ -298,10 +298,10 @@ impl Deadline {
                 .min_by(|a, b| a.1.occurred.at.cmp(&b.1.occurred.at).then_with(|| a.1.rank.cmp(&b.1.rank)));
             let trigger_at = Moment::date_only(start);
             out.push(Obligation {
-                trigger_record: Some(TriggerRecord::Absence(ctx.extract.absence_index(absence))),
                 case: None,
                 worker: Some(worker),
                 trigger_event: None,
+                trigger_record: Some(TriggerRecord::Absence(ctx.extract.absence_index(absence))),
                 trigger_at,
                 due: ctx.due_after(trigger_at, self.within, None),
                 done_event: answer.map(|a| a.0),

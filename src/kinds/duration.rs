@@ -60,10 +60,10 @@ impl Duration {
                 (None, None) => (None, None),
             };
             out.push(Obligation {
-                trigger_record: None,
                 case: Some(case),
                 worker: None,
                 trigger_event: Some(index),
+                trigger_record: None,
                 trigger_at: start.occurred,
                 due: ctx.due_after(start.occurred, self.within, None),
                 done_event,

@@ -39,10 +39,10 @@ impl Recorded {
                 return;
             }
             out.push(Obligation {
-                trigger_record: None,
                 case: event.case,
                 worker: if worker_level { event.worker } else { None },
                 trigger_event: Some(index),
+                trigger_record: None,
                 trigger_at: event.occurred,
                 due: ctx.due_after(event.occurred, self.within, event.recorded),
                 done_event: event.recorded.map(|_| index),

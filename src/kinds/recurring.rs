@@ -205,10 +205,10 @@ impl Recurring {
         let mut open: Option<Open> = None;
         let emit = |out: &mut Vec<Obligation>, o: Open, done: Option<(EventIdx, Moment)>| {
             out.push(Obligation {
-                trigger_record: None,
                 case: Some(case),
                 worker: None,
                 trigger_event: o.trigger_event,
+                trigger_record: None,
                 trigger_at: o.trigger_at,
                 due: o.due,
                 done_event: done.map(|d| d.0),
@@ -263,10 +263,10 @@ impl Recurring {
         let start = if period.start_event.is_some() { Moment::date_only(period.start.date()) } else { period.start };
         for &(index, answer) in answers.iter().filter(|(_, a)| inside(a.occurred, start, period.end)) {
             out.push(Obligation {
-                trigger_record: None,
                 case,
                 worker,
                 trigger_event: open.trigger_event,
+                trigger_record: None,
                 trigger_at: open.trigger_at,
                 due: open.due,
                 done_event: Some(index),
@@ -276,10 +276,10 @@ impl Recurring {
         }
         if period.end.is_none_or(|end| end >= end_of_day_exclusive(open.due.date())) {
             out.push(Obligation {
-                trigger_record: None,
                 case,
                 worker,
                 trigger_event: open.trigger_event,
+                trigger_record: None,
                 trigger_at: open.trigger_at,
                 due: open.due,
                 done_event: None,

@@ -112,7 +112,7 @@ impl RowText {
     }
 }
 
-/// A finding id: 16 lower-case hex digits (as `findings::identity` writes it).
+/// A finding id: 16 lower-case hex digits (see `findings::Identity`).
 fn push_hex(out: &mut String, number: u64) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for shift in (0..16).rev() {
