@@ -172,16 +172,19 @@ fn sort(findings: &mut [Finding], rules: &[&Rule], extract: &Extract) {
             end += 1;
         }
         if end - start > 1 {
-            // Then rows alike but for the allocation that started them (a
-            // case given to two workers at once): by that worker's id.
+            // Then rows alike but for the allocation or absence that
+            // started them (a case given to two workers at once): by what
+            // their ids add (the worker; the kind and end), then by repeat.
+            // The line comes last, only between identical records.
             let record = |f: &Finding| match f.obligation.trigger_record {
                 Some(TriggerRecord::Allocation(a)) => {
                     let a = &extract.allocations[a as usize];
-                    Some((0, extract.worker_rank[a.worker as usize], a.line))
+                    Some((0, extract.worker_rank[a.worker as usize], a.repeat, a.line))
                 }
                 Some(TriggerRecord::Absence(a)) => {
                     let a = &extract.absences[a as usize];
-                    Some((1, a.ends_on.map_or(u32::MAX, |d| chrono::Datelike::num_days_from_ce(&d).max(0) as u32), a.line))
+                    let ends = a.ends_on.map_or(u32::MAX, |d| chrono::Datelike::num_days_from_ce(&d).max(0) as u32);
+                    Some((1 + a.kind as u32, ends, a.repeat, a.line))
                 }
                 None => None,
             };
@@ -223,15 +226,24 @@ pub struct Identity<'a> {
 }
 
 /// What tells apart the allocation or absence that started a clock, for the
-/// id: the allocated worker's id, or the absence's kind and end ("" when an
-/// event or the case's opening started it). Not its line, which differs
-/// between a system's layouts of the same extract.
+/// id: the allocated worker's id, or the absence's kind and end, and for a
+/// row repeating an earlier one's key, which repeat it is ("" when an event
+/// or the case's opening started it). Not its line, which differs between a
+/// system's layouts of the same extract.
 pub fn trigger_record_text<'e>(extract: &'e Extract, o: &Obligation) -> std::borrow::Cow<'e, str> {
     match o.trigger_record {
-        Some(TriggerRecord::Allocation(a)) => extract.workers[extract.allocations[a as usize].worker as usize].id.as_ref().into(),
+        Some(TriggerRecord::Allocation(a)) => {
+            let a = &extract.allocations[a as usize];
+            let worker = extract.workers[a.worker as usize].id.as_ref();
+            if a.repeat == 0 { worker.into() } else { format!("{worker} repeat {}", a.repeat).into() }
+        }
         Some(TriggerRecord::Absence(a)) => {
             let a = &extract.absences[a as usize];
-            format!("{} to {}", a.kind.name(), a.ends_on.map_or("open".to_string(), |d| d.to_string())).into()
+            let mut text = format!("{} to {}", a.kind.name(), a.ends_on.map_or("open".to_string(), |d| d.to_string()));
+            if a.repeat > 0 {
+                text.push_str(&format!(" repeat {}", a.repeat));
+            }
+            text.into()
         }
         None => "".into(),
     }

@@ -232,6 +232,10 @@ pub struct Allocation {
     pub role: AllocationRole,
     pub from: Moment,
     pub to: Option<Moment>,
+    /// Earlier rows giving this case to this worker from the same moment (0
+    /// for the first): such rows start separate clocks, and their findings
+    /// need ids of their own.
+    pub repeat: u32,
 }
 
 impl Allocation {
@@ -317,6 +321,9 @@ pub struct Absence {
     pub starts_on: NaiveDate,
     pub ends_on: Option<NaiveDate>,
     pub cover_recorded_at: Option<Moment>,
+    /// Earlier rows of the same worker's absence of this kind over the same
+    /// days (0 for the first; see [`Allocation::repeat`]).
+    pub repeat: u32,
 }
 
 /// Which optional files the extract had: rules needing an absent one are

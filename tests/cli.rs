@@ -673,3 +673,30 @@ fn rows_started_by_an_absence_trace_to_it_and_two_absences_have_two_ids() {
     sources.sort();
     assert_eq!(sources, ["absences.csv:2", "absences.csv:3"]);
 }
+
+#[test]
+fn a_repeated_absence_or_allocation_row_still_gets_an_id_of_its_own() {
+    // The same absence entered twice (the cover recorded at two times) is two
+    // rows and two LVE001 obligations; the same allocation twice, two ALC004
+    // ones. Every finding_id must still be unique, or the nightly comparison
+    // would pair the wrong rows.
+    let w = Workdir::new();
+    w.minimal();
+    w.write("staff.csv", "worker_id,team,role\nW1,North,case_manager\n");
+    w.write("allocations.csv", "case_id,worker_id,role,from,to\nC1,W1,primary,2024-01-02,\nC1,W1,primary,2024-01-02,\n");
+    w.write(
+        "absences.csv",
+        "worker_id,kind,starts_on,ends_on,cover_recorded_at\nW1,planned,2024-05-06,2024-05-10,2024-05-03T09:00\nW1,planned,2024-05-06,2024-05-10,2024-05-06T09:00\n",
+    );
+    w.write("yjaudit.toml", "select = [\"LVE001\", \"ALC004\"]\n");
+    let o = w.audit("r", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let findings = w.read("r/findings.csv");
+    let rows: Vec<Vec<&str>> = findings.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let per_rule = |code: &str| rows.iter().filter(|r| r[0] == code).count();
+    assert_eq!((per_rule("ALC004"), per_rule("LVE001")), (2, 2), "{findings}");
+    let mut ids: Vec<&str> = rows.iter().map(|r| r[11]).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), rows.len(), "ids are unique:\n{findings}");
+}

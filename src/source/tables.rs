@@ -218,6 +218,27 @@ impl<'r, 'a> Cells<'r, 'a> {
     }
 }
 
+/// Numbers the rows that share a key: 0, 1, ... in the order of the rest of
+/// their content (`order`), then of the file, so that reordering a file's
+/// rows changes no number unless the rows are identical.
+fn count_repeats<T, K: std::hash::Hash + Eq, O: Ord>(
+    rows: &mut [T],
+    key: impl Fn(&T) -> K,
+    order: impl Fn(&T) -> O,
+    repeat: impl Fn(&mut T) -> &mut u32,
+) {
+    let mut groups: foldhash::HashMap<K, Vec<usize>> = foldhash::HashMap::default();
+    for (i, row) in rows.iter().enumerate() {
+        groups.entry(key(row)).or_default().push(i);
+    }
+    for mut group in groups.into_values().filter(|g| g.len() > 1) {
+        group.sort_by_key(|&i| order(&rows[i]));
+        for (n, i) in group.into_iter().enumerate() {
+            *repeat(&mut rows[i]) = n as u32;
+        }
+    }
+}
+
 fn required<T>(value: Option<T>, column: &'static str) -> Result<T, RowReject> {
     value.ok_or_else(|| RowReject::new(column, "", "missing value"))
 }
@@ -407,10 +428,16 @@ pub fn read_all(files: &BTreeMap<String, PathBuf>, profile: &Profile) -> Result<
             let to = c.moment(4)?;
             let case = case_ref(case_id)?;
             let worker = note_worker(&mut workers, &src.label, c.row.line, worker_id);
-            allocations.push(Allocation { line: c.row.line as u32, case, worker, role, from, to });
+            allocations.push(Allocation { line: c.row.line as u32, case, worker, role, from, to, repeat: 0 });
             Ok(())
         })?;
         absorb(&mut ledger, &src.label, result);
+        count_repeats(
+            &mut allocations,
+            |a| (a.case, a.worker, a.from.at),
+            |a| (a.role.name(), a.to.map(|t| (t.at, t.bare)), a.from.bare),
+            |a| &mut a.repeat,
+        );
         for a in &allocations {
             if a.to.is_some_and(|to| to.at <= a.from.at) {
                 ledger.warn(
@@ -473,10 +500,16 @@ pub fn read_all(files: &BTreeMap<String, PathBuf>, profile: &Profile) -> Result<
             let ends_on = c.date(3)?;
             let cover_recorded_at = c.moment(4)?;
             let worker = note_worker(&mut workers, &src.label, c.row.line, worker_id);
-            absences.push(Absence { line: c.row.line as u32, worker, kind, starts_on, ends_on, cover_recorded_at });
+            absences.push(Absence { line: c.row.line as u32, worker, kind, starts_on, ends_on, cover_recorded_at, repeat: 0 });
             Ok(())
         })?;
         absorb(&mut ledger, &src.label, result);
+        count_repeats(
+            &mut absences,
+            |a| (a.worker, a.kind, a.starts_on, a.ends_on),
+            |a| a.cover_recorded_at.map(|c| (c.at, c.bare)),
+            |a| &mut a.repeat,
+        );
     }
     for (file, line, id) in unknown_workers {
         ledger.warn(&file, line, "worker not in staff", format!("worker {}", crate::text::escape_value(&id)));
