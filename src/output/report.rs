@@ -354,7 +354,7 @@ fn item(f: &Finding, run: &RunRecord) -> Item {
 }
 
 /// The order items are listed in: by team, worker, oldest due first, then
-/// case. Compared as one integer per finding (teams, workers and cases by
+/// case, then as in findings.csv (so by rule), also where a list is cut. Compared as one integer per finding (teams, workers and cases by
 /// the byte order of their names), since lists are cut from millions.
 struct ItemOrder<'a> {
     extract: &'a crate::model::Extract,
@@ -393,11 +393,14 @@ impl<'a> ItemOrder<'a> {
     /// Sorts items and keeps the first [`MAX_LISTED`]; returns how many there were.
     fn sort(&self, chosen: &mut Vec<&Finding>) -> usize {
         let total = chosen.len();
-        if chosen.len() > MAX_LISTED {
-            chosen.select_nth_unstable_by_key(MAX_LISTED, |f| self.key(f));
-            chosen.truncate(MAX_LISTED);
+        // Keys computed once per item, not per comparison.
+        let mut keyed: Vec<(u128, u32)> = chosen.iter().enumerate().map(|(i, f)| (self.key(f), i as u32)).collect();
+        if keyed.len() > MAX_LISTED {
+            keyed.select_nth_unstable(MAX_LISTED);
+            keyed.truncate(MAX_LISTED);
         }
-        chosen.sort_by_key(|f| self.key(f));
+        keyed.sort_unstable();
+        *chosen = keyed.iter().map(|&(_, i)| chosen[i as usize]).collect();
         total
     }
 }
