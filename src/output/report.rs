@@ -354,8 +354,9 @@ fn item(f: &Finding, run: &RunRecord) -> Item {
 }
 
 /// The order items are listed in: by team, worker, oldest due first, then
-/// case, then as in findings.csv (so by rule), also where a list is cut. Compared as one integer per finding (teams, workers and cases by
-/// the byte order of their names), since lists are cut from millions.
+/// case, then as in findings.csv (so by rule), also where a list is cut.
+/// Compared as one integer per finding (teams, workers and cases by the
+/// byte order of their names), since lists are cut from millions.
 struct ItemOrder<'a> {
     extract: &'a crate::model::Extract,
     case_team: &'a [u32],

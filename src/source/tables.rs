@@ -227,11 +227,19 @@ fn count_repeats<T, K: std::hash::Hash + Eq, O: Ord>(
     order: impl Fn(&T) -> O,
     repeat: impl Fn(&mut T) -> &mut u32,
 ) {
+    // Counted first, so that only repeated keys (rare) get a list.
+    let mut counts: foldhash::HashMap<K, u32> = foldhash::HashMap::default();
+    for row in rows.iter() {
+        *counts.entry(key(row)).or_default() += 1;
+    }
     let mut groups: foldhash::HashMap<K, Vec<usize>> = foldhash::HashMap::default();
     for (i, row) in rows.iter().enumerate() {
-        groups.entry(key(row)).or_default().push(i);
+        let k = key(row);
+        if counts[&k] > 1 {
+            groups.entry(k).or_default().push(i);
+        }
     }
-    for mut group in groups.into_values().filter(|g| g.len() > 1) {
+    for mut group in groups.into_values() {
         group.sort_by_key(|&i| order(&rows[i]));
         for (n, i) in group.into_iter().enumerate() {
             *repeat(&mut rows[i]) = n as u32;
