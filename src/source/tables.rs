@@ -229,8 +229,9 @@ fn count_repeats<T, K: std::hash::Hash + Eq, O: Ord>(
 ) {
     // Counted first, so that only repeated keys (rare) get a list.
     let mut counts: foldhash::HashMap<K, u32> = foldhash::HashMap::default();
-    for row in rows.iter() {
+    for row in rows.iter_mut() {
         *counts.entry(key(row)).or_default() += 1;
+        *repeat(row) = 0;
     }
     let mut groups: foldhash::HashMap<K, Vec<usize>> = foldhash::HashMap::default();
     for (i, row) in rows.iter().enumerate() {
@@ -750,4 +751,23 @@ fn ranges(groups: usize, keys: impl Iterator<Item = u32>) -> Vec<std::ops::Range
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count_repeats;
+
+    #[test]
+    fn repeats_are_numbered_by_content_whatever_the_file_order() {
+        // (key, content, repeat): key "a" three times, "b" once.
+        let number = |rows: &[(&'static str, u32)]| -> Vec<(&'static str, u32, u32)> {
+            let mut rows: Vec<(&str, u32, u32)> = rows.iter().map(|&(k, c)| (k, c, u32::MAX)).collect();
+            count_repeats(&mut rows, |r| r.0, |r| r.1, |r| &mut r.2);
+            rows.sort();
+            rows
+        };
+        let expected = vec![("a", 1, 0), ("a", 2, 1), ("a", 3, 2), ("b", 9, 0)];
+        assert_eq!(number(&[("a", 3), ("b", 9), ("a", 1), ("a", 2)]), expected);
+        assert_eq!(number(&[("a", 2), ("a", 1), ("b", 9), ("a", 3)]), expected);
+    }
 }
