@@ -231,22 +231,18 @@ pub struct Identity<'a> {
 /// or the case's opening started it). Not its line, which differs between a
 /// system's layouts of the same extract.
 pub fn trigger_record_text<'e>(extract: &'e Extract, o: &Obligation) -> std::borrow::Cow<'e, str> {
-    match o.trigger_record {
+    let (text, repeat): (std::borrow::Cow<'e, str>, u32) = match o.trigger_record {
         Some(TriggerRecord::Allocation(a)) => {
             let a = &extract.allocations[a as usize];
-            let worker = extract.workers[a.worker as usize].id.as_ref();
-            if a.repeat == 0 { worker.into() } else { format!("{worker} repeat {}", a.repeat).into() }
+            (extract.workers[a.worker as usize].id.as_ref().into(), a.repeat)
         }
         Some(TriggerRecord::Absence(a)) => {
             let a = &extract.absences[a as usize];
-            let mut text = format!("{} to {}", a.kind.name(), a.ends_on.map_or("open".to_string(), |d| d.to_string()));
-            if a.repeat > 0 {
-                text.push_str(&format!(" repeat {}", a.repeat));
-            }
-            text.into()
+            (format!("{} to {}", a.kind.name(), a.ends_on.map_or("open".to_string(), |d| d.to_string())).into(), a.repeat)
         }
-        None => "".into(),
-    }
+        None => ("".into(), 0),
+    };
+    if repeat == 0 { text } else { format!("{text} repeat {repeat}").into() }
 }
 
 /// A finding's id (see [`Identity`]).
