@@ -18,11 +18,18 @@ const OVERDUE_DAYS: usize = 10;
 const CHUNK: usize = 16_384;
 const CHUNKS_IN_FLIGHT: usize = 8;
 
-/// One finding's fields as text, in one buffer.
+/// One finding's fields as text, in one buffer, separated by commas: when
+/// no field needs quoting or a formula guard (nearly always), the buffer is
+/// the row's CSV line as it stands.
 #[derive(Default)]
 struct RowText {
     text: String,
+    /// Where each field ends (its separator, or the end of the text).
     ends: [usize; FIELDS],
+    /// Some field holds a byte CSV must quote: `,` `"` CR or LF.
+    needs_csv_quoting: bool,
+    /// Some field holds a byte JSON must escape: `"`, `\` or a control character.
+    needs_json_escaping: bool,
 }
 
 impl RowText {
@@ -32,7 +39,7 @@ impl RowText {
         self.text.clear();
         let mut field = 0;
         let mut end = |row: &mut RowText| {
-            row.ends[field] = row.text.len();
+            row.end_field(field);
             field += 1;
         };
         self.text.push_str(&run.rules[f.rule as usize].code);
@@ -104,11 +111,38 @@ impl RowText {
             }
             end(self);
         }
+        self.scan();
+    }
+
+    /// Ends field `i` (the last ends the row).
+    fn end_field(&mut self, i: usize) {
+        self.ends[i] = self.text.len();
+        if i + 1 < FIELDS {
+            self.text.push(',');
+        }
+    }
+
+    /// One pass over the whole row instead of one per field and format (the
+    /// separators are commas themselves, so they are counted out).
+    fn scan(&mut self) {
+        let (mut commas, mut quoting, mut escaping) = (0usize, false, false);
+        for &b in self.text.as_bytes() {
+            commas += (b == b',') as usize;
+            quoting |= matches!(b, b'"' | b'\r' | b'\n');
+            escaping |= b == b'"' || b == b'\\' || b < 0x20;
+        }
+        self.needs_csv_quoting = quoting || commas != FIELDS - 1;
+        self.needs_json_escaping = escaping;
     }
 
     fn field(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        let start = if i == 0 { 0 } else { self.ends[i - 1] + 1 };
         &self.text[start..self.ends[i]]
+    }
+
+    /// The row is its own CSV line: nothing to quote, no would-be formula.
+    fn is_plain_csv(&self) -> bool {
+        !self.needs_csv_quoting && !(0..FIELDS).any(|i| crate::text::needs_formula_guard(self.field(i)))
     }
 }
 
@@ -120,12 +154,25 @@ fn push_hex(out: &mut String, number: u64) {
     }
 }
 
-/// One row into the CSV writer.
-fn csv_row(run: &RunRecord, row: &RowText, writer: &mut csv::Writer<Vec<u8>>) -> std::io::Result<()> {
+/// One row as a CSV line: the row's own text when it is plain (and not for
+/// Excel, whose date-times change), else through the csv writer.
+fn csv_row(excel: bool, row: &RowText, out: &mut Vec<u8>) -> std::io::Result<()> {
+    if !excel && row.is_plain_csv() {
+        out.extend_from_slice(row.text.as_bytes());
+        out.push(b'\n');
+        return Ok(());
+    }
+    let mut writer = csv::Writer::from_writer(out);
+    quoted_csv_row(excel, row, &mut writer)?;
+    writer.flush()
+}
+
+/// One row into the csv writer: quoting and formula guards as needed.
+fn quoted_csv_row<W: Write>(excel: bool, row: &RowText, writer: &mut csv::Writer<W>) -> std::io::Result<()> {
     for i in 0..FIELDS {
         let cell = spreadsheet_safe(row.field(i));
         // Excel reads `2024-05-01 10:00` as a date-time, not `2024-05-01T10:00`.
-        if run.excel && matches!(i, 5 | 6 | 8) && cell.len() > 10 && cell.as_bytes()[10] == b'T' {
+        if excel && matches!(i, 5 | 6 | 8) && cell.len() > 10 && cell.as_bytes()[10] == b'T' {
             writer.write_field(cell.replacen('T', " ", 1).as_bytes())?;
         } else {
             writer.write_field(cell.as_bytes())?;
@@ -184,7 +231,12 @@ fn json_row(row: &RowText, keys: &[Vec<u8>], out: &mut Vec<u8>, first: bool) {
         match value {
             "" => out.extend_from_slice(b"null"),
             number if i == OVERDUE_DAYS => out.extend_from_slice(number.as_bytes()),
-            text => push_json_string(out, text),
+            text if row.needs_json_escaping => push_json_string(out, text),
+            text => {
+                out.push(b'"');
+                out.extend_from_slice(text.as_bytes());
+                out.push(b'"');
+            }
         }
     }
     out.push(b'}');
@@ -192,16 +244,16 @@ fn json_row(row: &RowText, keys: &[Vec<u8>], out: &mut Vec<u8>, first: bool) {
 
 /// A chunk of rows as CSV and JSON, each row formatted once.
 fn render(run: &RunRecord, chunk: &[Finding], first: bool, buffers: &Buffers) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
-    let mut csv = csv::Writer::from_writer(buffers.take(chunk.len() * 150));
+    let mut csv = buffers.take(chunk.len() * 150);
     let mut json = buffers.take(chunk.len() * 400);
     let mut row = RowText::default();
     let keys = json_keys();
     for (n, f) in chunk.iter().enumerate() {
         row.fill(run, f);
-        csv_row(run, &row, &mut csv)?;
+        csv_row(run.excel, &row, &mut csv)?;
         json_row(&row, &keys, &mut json, first && n == 0);
     }
-    Ok((csv.into_inner().map_err(|e| e.into_error())?, json))
+    Ok((csv, json))
 }
 
 /// Rendered chunks' buffers, handed back by the writers and used again:
@@ -278,7 +330,61 @@ pub fn write_findings(csv_path: &Path, json_path: &Path, run: &RunRecord) -> std
 
 #[cfg(test)]
 mod tests {
-    use super::{COLUMNS, OVERDUE_DAYS, push_hex, push_json_string};
+    use super::{COLUMNS, FIELDS, OVERDUE_DAYS, RowText, csv_row, json_keys, json_row, push_hex, push_json_string, quoted_csv_row};
+    use proptest::prelude::*;
+
+    fn row_of(fields: &[String]) -> RowText {
+        let mut row = RowText::default();
+        for (i, field) in fields.iter().enumerate() {
+            row.text.push_str(field);
+            row.end_field(i);
+        }
+        row.scan();
+        row
+    }
+
+    /// The row as the csv writer alone writes it (every field through it).
+    fn through_the_csv_writer(row: &RowText, excel: bool) -> Vec<u8> {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        quoted_csv_row(excel, row, &mut writer).unwrap();
+        writer.into_inner().unwrap()
+    }
+
+    /// The row's values as a JSON parser reads them back.
+    fn json_values(row: &RowText) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        json_row(row, &json_keys(), &mut out, true);
+        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&out).unwrap();
+        COLUMNS.iter().map(|c| object[*c].clone()).collect()
+    }
+
+    proptest! {
+        /// A row written whole (the fast path) is byte for byte the row the
+        /// csv writer writes field by field, and JSON keeps every value.
+        #[test]
+        fn a_row_is_written_as_the_csv_writer_would(
+            fields in proptest::collection::vec(prop_oneof![19 => "[a-zA-Z0-9 :T._']{0,8}", 1 => "[a-z,\"\r\n\t\\\u{1}é=+@-]{0,4}"], FIELDS),
+            excel in any::<bool>(),
+        ) {
+            let mut fields = fields;
+            fields[OVERDUE_DAYS] = "12".into();
+            let row = row_of(&fields);
+            for (i, field) in fields.iter().enumerate() {
+                prop_assert_eq!(row.field(i), field.as_str());
+            }
+            let mut out = Vec::new();
+            csv_row(excel, &row, &mut out).unwrap();
+            let expected = through_the_csv_writer(&row, excel);
+            prop_assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&expected));
+            for (i, value) in json_values(&row).iter().enumerate() {
+                match (i, fields[i].as_str()) {
+                    (_, "") => prop_assert!(value.is_null()),
+                    (OVERDUE_DAYS, days) => prop_assert_eq!(value.as_i64(), days.parse().ok()),
+                    (_, text) => prop_assert_eq!(value.as_str(), Some(text)),
+                }
+            }
+        }
+    }
 
     #[test]
     fn ids_are_written_as_identity_formats_them_and_the_number_column_is_overdue_days() {
