@@ -106,7 +106,7 @@ pub fn push_moment(buf: &mut String, m: Moment) {
 pub fn push_due(buf: &mut String, due: Due) {
     match due {
         Due::Date(d) => push_date(buf, d),
-        Due::At(at) => push_date_time(buf, at),
+        Due::At { at, .. } => push_date_time(buf, at),
     }
 }
 
@@ -115,15 +115,36 @@ pub fn push_due(buf: &mut String, due: Due) {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Due {
     Date(NaiveDate),
-    At(NaiveDateTime),
+    /// A moment on the local clock. `repeat` marks the second (GMT) run of
+    /// the hour the clocks go back, which the clock alone cannot tell from
+    /// the first: 48 hours after 02:30 BST on a Friday ends at 01:30 GMT on
+    /// the Sunday, an hour after the 01:30 BST that a written time means.
+    At {
+        at: NaiveDateTime,
+        repeat: bool,
+    },
 }
 
 impl Due {
+    /// Due at a moment as written (an ambiguous time is its first run, as
+    /// everywhere in the extract).
+    pub fn at(at: NaiveDateTime) -> Due {
+        Due::At { at, repeat: false }
+    }
+
+    /// Due `hours` of elapsed time after a local moment (before it, when
+    /// negative): counted in UTC, shown on the local clock.
+    pub fn hours_after(local: NaiveDateTime, hours: i64) -> Due {
+        let instant = local_to_utc_seconds(local) + hours * 3600;
+        let at = utc_seconds_to_local(instant);
+        Due::At { at, repeat: local_to_utc_seconds(at) != instant }
+    }
+
     /// The local date used for status and day counts.
     pub fn date(self) -> NaiveDate {
         match self {
             Due::Date(d) => d,
-            Due::At(at) => at.date(),
+            Due::At { at, .. } => at.date(),
         }
     }
 
@@ -132,7 +153,7 @@ impl Due {
     pub fn last_moment(self) -> NaiveDateTime {
         match self {
             Due::Date(d) => d.and_hms_opt(23, 59, 59).unwrap(),
-            Due::At(at) => at,
+            Due::At { at, .. } => at,
         }
     }
 
@@ -141,8 +162,12 @@ impl Due {
     pub fn is_met_by(self, done: Moment) -> bool {
         match self {
             Due::Date(d) => done.date() <= d,
-            Due::At(_) if done.bare => done.date() <= self.date(),
-            Due::At(at) => done.utc_seconds() <= local_to_utc_seconds(at),
+            Due::At { .. } if done.bare => done.date() <= self.date(),
+            Due::At { at, repeat: false } => done.utc_seconds() <= local_to_utc_seconds(at),
+            Due::At { at, repeat: true } => match London.from_local_datetime(&at) {
+                chrono::LocalResult::Ambiguous(_, second) => done.utc_seconds() <= second.timestamp(),
+                _ => unreachable!("only an ambiguous local time has a repeat"),
+            },
         }
     }
 }
@@ -232,11 +257,6 @@ pub fn add_days(date: NaiveDate, days: u32) -> Option<NaiveDate> {
 /// Same day N months later, clamped to the month's last day.
 pub fn add_months(date: NaiveDate, months: u32) -> Option<NaiveDate> {
     date.checked_add_months(Months::new(months))
-}
-
-/// Elapsed hours after a local moment, shown on the local clock.
-pub fn add_elapsed_hours(local: NaiveDateTime, hours: i64) -> NaiveDateTime {
-    utc_seconds_to_local(local_to_utc_seconds(local) + hours * 3600)
 }
 
 /// Why a date or date-time value was not accepted. The display strings are
@@ -381,10 +401,37 @@ mod tests {
     #[test]
     fn forty_eight_hours_across_the_march_change_ends_an_hour_later() {
         // Clocks went forward at 01:00 GMT on Sunday 31 March 2024.
-        assert_eq!(add_elapsed_hours(dt("2024-03-30T10:00"), 48), dt("2024-04-01T11:00"));
+        assert_eq!(Due::hours_after(dt("2024-03-30T10:00"), 48), Due::at(dt("2024-04-01T11:00")));
         // And back at 02:00 BST on Sunday 27 October 2024.
-        assert_eq!(add_elapsed_hours(dt("2024-10-26T10:00"), 48), dt("2024-10-28T09:00"));
-        assert_eq!(add_elapsed_hours(dt("2024-06-01T10:00"), 48), dt("2024-06-03T10:00"));
+        assert_eq!(Due::hours_after(dt("2024-10-26T10:00"), 48), Due::at(dt("2024-10-28T09:00")));
+        assert_eq!(Due::hours_after(dt("2024-06-01T10:00"), 48), Due::at(dt("2024-06-03T10:00")));
+        assert_eq!(Due::hours_after(dt("2024-10-28T09:00"), -48), Due::at(dt("2024-10-26T10:00")));
+    }
+
+    #[test]
+    fn a_due_in_the_repeated_autumn_hour_is_judged_by_the_instant_not_the_clock() {
+        let timed = |s| Moment::timed(dt(s));
+        // 02:30 BST on Friday 23 October 2026 is 01:30 UTC; 48 hours on is
+        // 01:30 UTC on Sunday 25 October, after the clocks went back: 01:30 GMT.
+        let due = Due::hours_after(dt("2026-10-23T02:30"), 48);
+        assert_eq!(due, Due::At { at: dt("2026-10-25T01:30"), repeat: true });
+        assert_eq!(due.to_string(), "2026-10-25T01:30");
+        // A written 01:45 that day is its first run (BST, 00:45 UTC): on time.
+        assert!(due.is_met_by(timed("2026-10-25T01:45")));
+        assert!(due.is_met_by(timed("2026-10-25T01:59")));
+        // 02:00 exists once (GMT, 02:00 UTC): late.
+        assert!(!due.is_met_by(timed("2026-10-25T02:00")));
+        // 48 hours after 01:30 BST on the Friday (00:30 UTC) ends in the
+        // first run of the hour: a written 01:45 that Sunday is late.
+        let first = Due::hours_after(dt("2026-10-23T01:30"), 48);
+        assert_eq!(first, Due::At { at: dt("2026-10-25T01:30"), repeat: false });
+        assert!(!first.is_met_by(timed("2026-10-25T01:45")));
+        assert!(first.is_met_by(timed("2026-10-25T01:30")));
+        // A due 24 hours before a CMM at 01:10 GMT on Monday 26 October
+        // (01:10 UTC) is 01:10 GMT on the Sunday: a report at 01:50 (BST) is on time.
+        let before = Due::hours_after(dt("2026-10-26T01:10"), -24);
+        assert_eq!(before, Due::At { at: dt("2026-10-25T01:10"), repeat: true });
+        assert!(before.is_met_by(timed("2026-10-25T01:50")));
     }
 
     #[test]

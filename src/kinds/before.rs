@@ -12,7 +12,7 @@
 use super::select::{EventsSpec, Levels, Selector};
 use super::{Context, Obligation, Problems, Unit};
 use crate::model::{AbsenceKind, Event, EventIdx, WorkerIdx};
-use crate::time::{Due, Moment, Span, add_elapsed_hours};
+use crate::time::{Due, Moment, Span};
 use chrono::Days;
 use serde::Deserialize;
 use toml::Spanned;
@@ -81,9 +81,9 @@ impl Before {
         let date = anchor.date();
         match self.lead {
             None if by_date => Due::Date(date),
-            None => Due::At(anchor.at),
+            None => Due::at(anchor.at),
             Some(Span::Hours(h)) if by_date => Due::Date(date - Days::new(h.div_ceil(24) as u64)),
-            Some(Span::Hours(h)) => Due::At(add_elapsed_hours(anchor.at, -(h as i64))),
+            Some(Span::Hours(h)) => Due::hours_after(anchor.at, -(h as i64)),
             Some(Span::Days(d)) => Due::Date(date - Days::new(d as u64)),
             Some(_) => unreachable!("compile accepts only hour and day leads"),
         }

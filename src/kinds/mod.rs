@@ -16,7 +16,7 @@ pub mod select;
 
 use crate::calendar::Calendar;
 use crate::model::{CaseIdx, Event, EventIdx, EventSet, EventType, Extract, WorkerIdx};
-use crate::time::{Due, Moment, Span, add_days, add_elapsed_hours, add_months};
+use crate::time::{Due, Moment, Span, add_days, add_months};
 pub use select::EventsSpec;
 use std::ops::Range;
 use toml::Spanned;
@@ -64,7 +64,7 @@ impl<'a> Context<'a> {
         let clamp = |d: Option<chrono::NaiveDate>| Due::Date(d.unwrap_or(crate::calendar::CALENDAR_END));
         match span {
             Span::Hours(h) if trigger.bare || answer.is_some_and(|a| a.bare) => clamp(add_days(date, h.div_ceil(24))),
-            Span::Hours(h) => Due::At(add_elapsed_hours(trigger.at, h as i64)),
+            Span::Hours(h) => Due::hours_after(trigger.at, h as i64),
             Span::Days(n) => clamp(add_days(date, n)),
             Span::Months(n) => clamp(add_months(date, n)),
             Span::WorkingDays(n) => clamp(self.calendar.working_days_after(date, n)),

@@ -175,10 +175,7 @@ impl Recurring {
                                 .iter()
                                 .find(|(_, r)| stop.matches(r, Some(record), &none) && r.occurred.at_or_after(e.occurred))
                                 .map(|(_, r)| r.occurred.date());
-                            let limit = match ctx.due_after(Moment::date_only(date), *at_most, None) {
-                                Due::Date(d) => d,
-                                Due::At(at) => at.date(),
-                            };
+                            let limit = ctx.due_after(Moment::date_only(date), *at_most, None).date();
                             let end = [release, Some(limit), record.closed_on.and_then(|c| c.succ_opt())]
                                 .into_iter()
                                 .flatten()
