@@ -125,12 +125,11 @@ impl RowText {
     /// One pass over the whole row instead of one per field and format (the
     /// separators are commas themselves, so they are counted out).
     fn scan(&mut self) {
-        let (mut commas, mut quoting, mut escaping) = (0usize, false, false);
-        for &b in self.text.as_bytes() {
-            commas += (b == b',') as usize;
-            quoting |= matches!(b, b'"' | b'\r' | b'\n');
-            escaping |= b == b'"' || b == b'\\' || b < 0x20;
-        }
+        // Folds without early exits, so that each compiles to vector code.
+        let bytes = self.text.as_bytes();
+        let commas = bytes.iter().filter(|&&b| b == b',').count();
+        let quoting = bytes.iter().fold(false, |any, &b| any | (b == b'"') | (b == b'\r') | (b == b'\n'));
+        let escaping = bytes.iter().fold(false, |any, &b| any | (b == b'"') | (b == b'\\') | (b < 0x20));
         self.needs_csv_quoting = quoting || commas != FIELDS - 1;
         self.needs_json_escaping = escaping;
     }
@@ -200,15 +199,17 @@ fn push_json_string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
-/// `"name":` for every column, rendered once.
+/// `,"name":"` for every column (no comma before the first), rendered
+/// once: a string value follows it whole, any other value without its quote.
 fn json_keys() -> Vec<Vec<u8>> {
     COLUMNS
         .iter()
         .chain(&EXTRA_COLUMNS)
-        .map(|name| {
-            let mut key = Vec::new();
+        .enumerate()
+        .map(|(i, name)| {
+            let mut key = if i == 0 { Vec::new() } else { vec![b','] };
             push_json_string(&mut key, name);
-            key.push(b':');
+            key.extend_from_slice(b":\"");
             key
         })
         .collect()
@@ -220,20 +221,23 @@ fn json_keys() -> Vec<Vec<u8>> {
 fn json_row(row: &RowText, keys: &[Vec<u8>], out: &mut Vec<u8>, first: bool) {
     out.extend_from_slice(if first { b"\n{" } else { b",\n{" });
     for (i, key) in keys.iter().enumerate() {
-        let value = row.field(i);
-        if value.is_empty() && i >= COLUMNS.len() {
-            continue;
-        }
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(key);
-        match value {
-            "" => out.extend_from_slice(b"null"),
-            number if i == OVERDUE_DAYS => out.extend_from_slice(number.as_bytes()),
-            text if row.needs_json_escaping => push_json_string(out, text),
+        let unquoted = &key[..key.len() - 1];
+        match row.field(i) {
+            "" if i >= COLUMNS.len() => {}
+            "" => {
+                out.extend_from_slice(unquoted);
+                out.extend_from_slice(b"null");
+            }
+            number if i == OVERDUE_DAYS => {
+                out.extend_from_slice(unquoted);
+                out.extend_from_slice(number.as_bytes());
+            }
+            text if row.needs_json_escaping => {
+                out.extend_from_slice(unquoted);
+                push_json_string(out, text);
+            }
             text => {
-                out.push(b'"');
+                out.extend_from_slice(key);
                 out.extend_from_slice(text.as_bytes());
                 out.push(b'"');
             }
