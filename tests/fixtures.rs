@@ -14,10 +14,10 @@ struct Scenario {
     look_ahead: Option<u32>,
 }
 
-fn scenarios() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+fn scenarios(folder: &str) -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
     let mut found = Vec::new();
-    for rule in std::fs::read_dir(&root).expect("tests/fixtures exists").flatten() {
+    for rule in std::fs::read_dir(&root).unwrap_or_else(|e| panic!("{}: {e}", root.display())).flatten() {
         for scenario in std::fs::read_dir(rule.path()).into_iter().flatten().flatten() {
             if scenario.path().join("scenario.toml").exists() {
                 found.push(scenario.path());
@@ -75,8 +75,18 @@ fn run(folder: &Path) -> Result<(), String> {
 
 #[test]
 fn every_rule_scenario_gives_exactly_its_expected_findings() {
-    let all = scenarios();
-    assert!(all.len() >= 8, "fixtures found: {}", all.len());
+    all_agree(&scenarios("tests/fixtures"), 8);
+}
+
+/// tests/acceptance: scenarios written from the contract alone by
+/// reviewers who never read the code (see its README).
+#[test]
+fn every_independent_acceptance_scenario_gives_exactly_its_expected_findings() {
+    all_agree(&scenarios("tests/acceptance"), 150);
+}
+
+fn all_agree(all: &[PathBuf], at_least: usize) {
+    assert!(all.len() >= at_least, "scenarios found: {}", all.len());
     let failures: Vec<String> = all.iter().filter_map(|folder| run(folder).err()).collect();
     assert!(failures.is_empty(), "{} of {} scenarios differ:\n{}", failures.len(), all.len(), failures.join("\n"));
 }
