@@ -93,6 +93,9 @@ pub struct Plan {
     /// Write the CSVs for Excel: a UTF-8 byte-order mark, and date-times
     /// with a space (`YYYY-MM-DD HH:MM`) rather than `T`.
     pub excel: bool,
+    /// Write findings.json beside findings.csv (the contract's default); a
+    /// national run may leave it out: it repeats the CSV in twice the bytes.
+    pub findings_json: bool,
     pub command_line: Vec<String>,
 }
 
@@ -116,6 +119,7 @@ impl Plan {
             sample_seed: None,
             progress: false,
             excel: false,
+            findings_json: true,
             command_line: Vec::new(),
         }
     }
@@ -236,6 +240,7 @@ pub fn audit(plan: &Plan) -> Result<Summary, Failure> {
         pseudonym_key: plan.pseudonym_key.as_deref(),
         new_overdue: 0,
         excel: plan.excel,
+        findings_json: plan.findings_json,
         profile_file: profile.path.as_ref().map(|p| {
             (
                 p.display().to_string(),

@@ -606,6 +606,22 @@ fn excel_csvs_have_a_bom_and_spreadsheet_date_times() {
 }
 
 #[test]
+fn findings_json_can_be_left_out_and_the_manifest_says_so() {
+    let w = Workdir::new();
+    w.minimal();
+    assert_eq!(w.audit("full", &[]).status.code(), Some(0));
+    assert_eq!(w.audit("csv-only", &["--no-findings-json"]).status.code(), Some(0));
+    assert!(!w.reports().join("csv-only/findings.json").exists());
+    assert_eq!(w.read("csv-only/findings.csv"), w.read("full/findings.csv"));
+    let manifest = |run: &str| -> serde_json::Value { serde_json::from_str(&w.read(&format!("{run}/manifest.json"))).unwrap() };
+    assert_eq!(manifest("csv-only")["outputs_left_out"], serde_json::json!(["findings.json"]));
+    assert_eq!(manifest("full")["outputs_left_out"], serde_json::json!([]));
+    // The report links only to what is there.
+    assert!(w.read("full/index.html").contains("href=\"findings.json\""));
+    assert!(!w.read("csv-only/index.html").contains("findings.json"));
+}
+
+#[test]
 fn a_draft_profile_maps_a_known_layout_and_marks_what_to_check() {
     let w = Workdir::new();
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/childview");

@@ -43,6 +43,8 @@ pub struct RunRecord<'a> {
     pub sample_seed: u64,
     /// CSVs for Excel: byte-order mark, date-times with a space.
     pub excel: bool,
+    /// Write findings.json (else it is left out, and the manifest says so).
+    pub findings_json: bool,
     /// The source profile file read, with its SHA-256 (none for canonical).
     pub profile_file: Option<(String, String)>,
 }
@@ -230,6 +232,8 @@ struct Manifest<'a> {
     rules_assessed: Vec<RuleSummary>,
     warning_lines: Vec<WarningLine<'a>>,
     warning_lines_count: usize,
+    /// Contract outputs not written because the run was asked not to.
+    outputs_left_out: Vec<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -341,6 +345,7 @@ pub fn write_manifest(path: &Path, run: &RunRecord) -> std::io::Result<()> {
             .map(|w| WarningLine { file: &w.file, line: w.line, kind: w.kind, detail: &w.detail })
             .collect(),
         warning_lines_count: run.ingest.warnings.len(),
+        outputs_left_out: if run.findings_json { vec![] } else { vec!["findings.json"] },
     };
     let mut out = create(path)?;
     serde_json::to_writer_pretty(&mut out, &manifest)?;
@@ -354,7 +359,8 @@ pub fn write_all(folder: &Path, run: &RunRecord) -> std::io::Result<()> {
     // gigabytes at national scale, and much of their time is the kernel's.
     std::thread::scope(|scope| {
         let report = scope.spawn(|| report::write_index(&folder.join("index.html"), run));
-        let findings = rows::write_findings(&folder.join("findings.csv"), &folder.join("findings.json"), run);
+        let json = run.findings_json.then(|| folder.join("findings.json"));
+        let findings = rows::write_findings(&folder.join("findings.csv"), json.as_deref(), run);
         let report = report.join().expect("the report does not panic");
         findings.and(report)
     })?;

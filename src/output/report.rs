@@ -61,6 +61,8 @@ struct Page<'a> {
     script: &'static str,
     csp_script_hash: String,
     max_pages: usize,
+    /// findings.json was written (not left out with --no-findings-json).
+    findings_json: bool,
 }
 
 /// A row of counts for a rule, team or worker.
@@ -696,6 +698,7 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
         script: SCRIPT,
         csp_script_hash: csp_script_hash.clone(),
         max_pages: MAX_PAGES,
+        findings_json: run.findings_json,
     };
     let mut handlebars = handlebars::Handlebars::new();
     handlebars.set_strict_mode(true);

@@ -246,16 +246,18 @@ fn json_row(row: &RowText, keys: &[Vec<u8>], out: &mut Vec<u8>, first: bool) {
     out.push(b'}');
 }
 
-/// A chunk of rows as CSV and JSON, each row formatted once.
+/// A chunk of rows as CSV and (unless left out) JSON, each row formatted once.
 fn render(run: &RunRecord, chunk: &[Finding], first: bool, buffers: &Buffers) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
     let mut csv = buffers.take(chunk.len() * 150);
-    let mut json = buffers.take(chunk.len() * 400);
+    let mut json = if run.findings_json { buffers.take(chunk.len() * 400) } else { Vec::new() };
     let mut row = RowText::default();
     let keys = json_keys();
     for (n, f) in chunk.iter().enumerate() {
         row.fill(run, f);
         csv_row(run.excel, &row, &mut csv)?;
-        json_row(&row, &keys, &mut json, first && n == 0);
+        if run.findings_json {
+            json_row(&row, &keys, &mut json, first && n == 0);
+        }
     }
     Ok((csv, json))
 }
@@ -278,21 +280,23 @@ impl Buffers {
     }
 }
 
-/// Writes findings.csv and findings.json together, rendering in parallel.
-pub fn write_findings(csv_path: &Path, json_path: &Path, run: &RunRecord) -> std::io::Result<()> {
+/// Writes findings.csv and findings.json (when asked for) together,
+/// rendering in parallel.
+pub fn write_findings(csv_path: &Path, json_path: Option<&Path>, run: &RunRecord) -> std::io::Result<()> {
     let mut csv_out = super::create(csv_path)?;
     if run.excel {
         csv_out.write_all(b"\xEF\xBB\xBF")?;
     }
-    let mut json_out = super::create(json_path)?;
+    let mut json_out = json_path.map(super::create).transpose()?;
     let mut header = csv::Writer::from_writer(Vec::new());
     header.write_record(COLUMNS.iter().chain(&EXTRA_COLUMNS))?;
     csv_out.write_all(&header.into_inner().map_err(|e| e.into_error())?)?;
-    json_out.write_all(b"[")?;
+    if let Some(out) = &mut json_out {
+        out.write_all(b"[")?;
+    }
     let chunks: Vec<(usize, &[Finding])> = run.findings.chunks(CHUNK).enumerate().collect();
     // Two writer threads, one per file, write one group while the next is
-    // rendered: copying gigabytes into the page cache is work of its own,
-    // and at national scale it is most of the work.
+    // rendered: copying gigabytes into the page cache is work of its own.
     let (csv_send, csv_receive) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
     let (json_send, json_receive) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
     let buffers = Buffers::default();
@@ -308,6 +312,7 @@ pub fn write_findings(csv_path: &Path, json_path: &Path, run: &RunRecord) -> std
             csv_out.flush()
         });
         let json_writer = scope.spawn(move || -> std::io::Result<()> {
+            let Some(mut json_out) = json_out else { return Ok(()) };
             for group in json_receive {
                 for bytes in group {
                     json_out.write_all(&bytes)?;
@@ -321,7 +326,7 @@ pub fn write_findings(csv_path: &Path, json_path: &Path, run: &RunRecord) -> std
             let rendered: std::io::Result<Vec<(Vec<u8>, Vec<u8>)>> =
                 group.par_iter().map(|(index, chunk)| render(run, chunk, *index == 0, buffers)).collect();
             let (csv_bytes, json_bytes): (Vec<Vec<u8>>, Vec<Vec<u8>>) = rendered?.into_iter().unzip();
-            if csv_send.send(csv_bytes).is_err() || json_send.send(json_bytes).is_err() {
+            if csv_send.send(csv_bytes).is_err() || (run.findings_json && json_send.send(json_bytes).is_err()) {
                 break; // a writer failed: its error is reported below
             }
         }
