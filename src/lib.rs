@@ -200,6 +200,8 @@ pub fn audit(plan: &Plan) -> Result<Summary, Failure> {
         Some(path) => exceptions::Register::load(&path, &rule_set)?,
         None => exceptions::Register::default(),
     };
+    // Refused before the extract is read (and again under the lock).
+    output::publish::check_replaceable(&plan.out)?;
     let mut phases = Phases::start();
     let progress = |what: &str| {
         if plan.progress {

@@ -4,18 +4,31 @@
 pub const MAX_ECHO_CHARS: usize = 200;
 
 /// Escapes control characters (`\x1b`) and cuts long values with `…`, so a
-/// hostile cell can neither drive a terminal nor flood a log.
+/// hostile cell can neither drive a terminal nor flood a log. The echo is
+/// at most [`MAX_ECHO_CHARS`] characters as shown, escapes and `…`
+/// included, and never ends inside an escape.
 pub fn escape_value(text: &str) -> String {
     let mut out = String::with_capacity(text.len().min(MAX_ECHO_CHARS + 8));
-    for (count, c) in text.chars().enumerate() {
-        if count == MAX_ECHO_CHARS {
+    let mut shown = 0;
+    // Where to cut if the rest does not fit: whole characters and escapes
+    // leaving room for the `…`.
+    let mut cut = 0;
+    for c in text.chars() {
+        // Control characters (Cc) are all below U+0100: `\xNN` is 4 wide.
+        let width = if c.is_control() { 4 } else { 1 };
+        if shown + width > MAX_ECHO_CHARS {
+            out.truncate(cut);
             out.push('…');
-            break;
+            return out;
         }
         if c.is_control() {
             out.push_str(&format!("\\x{:02x}", c as u32));
         } else {
             out.push(c);
+        }
+        shown += width;
+        if shown < MAX_ECHO_CHARS {
+            cut = out.len();
         }
     }
     out
@@ -51,8 +64,15 @@ mod tests {
         assert_eq!(escape_value("a\x1b[31mb"), "a\\x1b[31mb");
         let long = "x".repeat(500);
         let echoed = escape_value(&long);
-        assert_eq!(echoed.chars().count(), MAX_ECHO_CHARS + 1);
+        assert_eq!(echoed.chars().count(), MAX_ECHO_CHARS);
         assert!(echoed.ends_with('…'));
+        // Exactly the limit is shown whole; one more is cut.
+        assert_eq!(escape_value(&"x".repeat(MAX_ECHO_CHARS)), "x".repeat(MAX_ECHO_CHARS));
+        assert_eq!(escape_value(&"x".repeat(MAX_ECHO_CHARS + 1)), format!("{}…", "x".repeat(MAX_ECHO_CHARS - 1)));
+        // The limit counts escapes as shown, and never splits one.
+        let escapes = escape_value(&"\x1b".repeat(150));
+        assert_eq!(escapes, format!("{}…", "\\x1b".repeat(49)));
+        assert_eq!(escape_value(&"\x1b".repeat(50)), "\\x1b".repeat(50));
     }
 
     #[test]

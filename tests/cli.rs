@@ -282,6 +282,45 @@ fn output_that_cannot_be_written_exits_4() {
 }
 
 #[test]
+fn an_output_folder_that_is_not_a_report_is_never_replaced() {
+    let w = Workdir::new();
+    w.minimal();
+    let input = w.input();
+    let cases = std::fs::read_to_string(input.join("cases.csv")).unwrap();
+    let refused = |out: &Path, what: &str| {
+        let o = w.run(&["run", "--input", input.to_str().unwrap(), "--as-of", "2024-06-10", "--out", out.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(4), "{what}: {}", stderr(&o));
+        assert!(stderr(&o).contains("is not a yjaudit report"), "{what}: {}", stderr(&o));
+    };
+    // The extract's own folder, and a folder above it.
+    refused(&input, "the input folder");
+    refused(w.dir.path(), "the folder holding the input");
+    assert_eq!(std::fs::read_to_string(input.join("cases.csv")).unwrap(), cases);
+    // A user's file or folder of other things.
+    let notes = w.dir.path().join("notes.txt");
+    std::fs::write(&notes, "precious").unwrap();
+    refused(&notes, "a file");
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "precious");
+    let mine = w.reports().join("mine");
+    std::fs::create_dir_all(&mine).unwrap();
+    std::fs::write(mine.join("other.txt"), "keep").unwrap();
+    refused(&mine, "a folder of other files");
+    assert_eq!(std::fs::read_to_string(mine.join("other.txt")).unwrap(), "keep");
+    let leftovers: Vec<_> = std::fs::read_dir(w.reports())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // An empty folder, and a report an earlier run wrote, are replaced.
+    std::fs::create_dir_all(w.reports().join("empty")).unwrap();
+    assert_eq!(w.audit("empty", &[]).status.code(), Some(0));
+    assert_eq!(w.audit("empty", &[]).status.code(), Some(0));
+    assert!(w.reports().join("empty/findings.csv").is_file());
+}
+
+#[test]
 fn a_second_run_on_the_same_reports_folder_exits_5() {
     let w = Workdir::new();
     w.minimal();

@@ -16,6 +16,39 @@ pub enum PublishError {
     Locked(PathBuf),
     #[error("cannot write {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    #[error(
+        "--out {path} already exists and is not a yjaudit report ({found}); a run replaces its output folder whole, so it never writes over anything else: choose a new or empty folder, or one an earlier run wrote"
+    )]
+    NotAReport { path: PathBuf, found: String },
+}
+
+/// What a report folder holds. An existing output folder is replaced whole,
+/// so it must hold nothing else: never the extract, never a user's files.
+const REPORT_ENTRIES: [&str; 9] =
+    ["index.html", "findings.csv", "findings.json", "manifest.json", "rejected.csv", "changes.csv", "teams", "workers", "rules"];
+
+/// Whether `out` may be replaced by a new report: absent, an empty folder,
+/// or a folder holding only what a run writes.
+pub fn check_replaceable(out: &Path) -> Result<(), PublishError> {
+    let refuse = |found: String| Err(PublishError::NotAReport { path: out.to_path_buf(), found });
+    let metadata = match fs::symlink_metadata(out) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_error(out)(e)),
+        Ok(metadata) => metadata,
+    };
+    if metadata.file_type().is_symlink() {
+        return refuse("it is a link; give the folder it points to".into());
+    }
+    if !metadata.is_dir() {
+        return refuse("it is a file, not a folder".into());
+    }
+    for entry in fs::read_dir(out).map_err(io_error(out))? {
+        let name = entry.map_err(io_error(out))?.file_name();
+        if !REPORT_ENTRIES.iter().any(|known| name == *known) {
+            return refuse(format!("it holds {}", crate::text::escape_value(&name.to_string_lossy())));
+        }
+    }
+    Ok(())
 }
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> PublishError + '_ {
@@ -62,6 +95,7 @@ pub fn publish(out: &Path, write: impl FnOnce(&Path) -> io::Result<()>) -> Resul
     };
     create_private_dir(&parent).map_err(io_error(&parent))?;
     let _lock = Lock::acquire(&parent)?;
+    check_replaceable(out)?;
     remove_leftovers(&parent, &name);
     let temporary = parent.join(format!(".{name}.tmp-{}", std::process::id()));
     let mut builder = fs::DirBuilder::new();

@@ -277,7 +277,11 @@ fn split_records(
             rejected.push(Rejected { file: file.to_string(), line, column: column.to_string(), value: escape_value(value), reason });
         };
         if !have_next && ends_inside_quotes(&body[start..]) {
-            let swallowed = LineCounter::default().line_at(&body[start..], body.len() - start) - 1;
+            // The lines after its own, up to the end of the file (a line
+            // end as the file's last bytes ends a line, it starts none).
+            let rest = &body[start..];
+            let last_line_end = if rest.ends_with(b"\r\n") { 2 } else { usize::from(rest.ends_with(b"\n") || rest.ends_with(b"\r")) };
+            let swallowed = LineCounter::default().line_at(rest, rest.len() - last_line_end) - 1;
             reject(
                 "",
                 "",
@@ -535,8 +539,20 @@ mod tests {
         assert_eq!(rejected.len(), 1);
         assert_eq!(rejected[0].line, 3);
         assert!(rejected[0].reason.starts_with("unterminated quote"), "{}", rejected[0].reason);
-        assert!(rejected[0].reason.contains("swallowing 3"), "{}", rejected[0].reason);
+        assert!(rejected[0].reason.contains("swallowing 2 more line"), "{}", rejected[0].reason);
         assert_eq!(report.rejected_by_reason.get("unterminated quote"), Some(&1));
+        // However the last line ends, or if nothing follows the quote's own line.
+        for (body, swallowed) in [
+            (&b"id,value\nb,\"oops\nc,3\nd,4"[..], 2),
+            (b"id,value\r\nb,\"oops\r\nc,3\r\n", 1),
+            (b"id,value\rb,\"oops\rc,3\r", 1),
+            (b"id,value\nb,\"oops\n", 0),
+            (b"id,value\nb,\"oops", 0),
+        ] {
+            let (_, rejected, _) = read(body).unwrap();
+            let expected = format!("swallowing {swallowed} more line");
+            assert!(rejected[0].reason.contains(&expected), "{:?}: {}", String::from_utf8_lossy(body), rejected[0].reason);
+        }
     }
 
     #[test]
