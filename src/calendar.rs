@@ -289,6 +289,9 @@ mod tests {
         // Thursday 28 March 2024; Good Friday 29th and Easter Monday 1 April.
         assert_eq!(c.working_days_after(d("2024-03-28"), 1), Some(d("2024-04-02")));
         assert_eq!(c.working_days_after(d("2024-03-27"), 10), Some(d("2024-04-12")));
+        // The worked examples of `rules explain CMM001` and `REC002`.
+        assert_eq!(c.working_days_after(d("2024-03-28"), 10), Some(d("2024-04-15")));
+        assert_eq!(c.working_days_after(d("2024-03-22"), 5), Some(d("2024-04-02")));
     }
 
     #[test]

@@ -164,9 +164,10 @@ impl Due {
             Due::Date(d) => done.date() <= d,
             Due::At { .. } if done.bare => done.date() <= self.date(),
             Due::At { at, repeat: false } => done.utc_seconds() <= local_to_utc_seconds(at),
-            Due::At { at, repeat: true } => match London.from_local_datetime(&at) {
-                chrono::LocalResult::Ambiguous(_, second) => done.utc_seconds() <= second.timestamp(),
-                _ => unreachable!("only an ambiguous local time has a repeat"),
+            Due::At { at, repeat: true } => match london_instants(at) {
+                Instants::Two(_, second) => done.utc_seconds() <= second,
+                // Only a repeated local time is made with `repeat`.
+                _ => done.utc_seconds() <= local_to_utc_seconds(at),
             },
         }
     }
@@ -184,17 +185,79 @@ impl fmt::Display for Due {
 /// gap is read as GMT; an ambiguous autumn time as its first (BST)
 /// occurrence (contract section 5).
 pub fn local_to_utc_seconds(local: NaiveDateTime) -> i64 {
-    match London.from_local_datetime(&local) {
-        chrono::LocalResult::Single(t) => t.timestamp(),
-        chrono::LocalResult::Ambiguous(first, _) => first.timestamp(),
-        chrono::LocalResult::None => local.and_utc().timestamp(),
+    match london_instants(local) {
+        Instants::One(t) | Instants::Two(t, _) => t,
+        Instants::Gap => local.and_utc().timestamp(),
     }
 }
 
 /// UTC seconds to Europe/London wall-clock time.
 pub fn utc_seconds_to_local(seconds: i64) -> NaiveDateTime {
     let utc = chrono::DateTime::from_timestamp(seconds, 0).expect("timestamp within chrono's range");
-    utc.with_timezone(&London).naive_local()
+    if utc.naive_utc().year() <= LAST_TABLED_YEAR {
+        return utc.with_timezone(&London).naive_local();
+    }
+    utc_to_local_by_rule(utc.naive_utc())
+}
+
+/// [`utc_seconds_to_local`] by the summer-time rule, whatever the year.
+fn utc_to_local_by_rule(utc: NaiveDateTime) -> NaiveDateTime {
+    let (starts, ends) = summer_time_utc(utc.year());
+    if (starts..ends).contains(&utc) { utc + chrono::TimeDelta::hours(1) } else { utc }
+}
+
+/// The last year chrono-tz's Europe/London table covers. Dates are accepted
+/// to 2100 and deadlines run to 2110, so later years follow the rule in force
+/// since 1996 (the Summer Time Order 2002): British Summer Time from 01:00
+/// GMT on the last Sunday of March to 01:00 GMT on the last Sunday of October.
+const LAST_TABLED_YEAR: i32 = 2099;
+
+/// The UTC instants a local wall-clock time names.
+#[derive(Debug, PartialEq)]
+enum Instants {
+    One(i64),
+    /// The hour the clocks go back: its BST run, then its GMT run.
+    Two(i64, i64),
+    /// The hour skipped when the clocks go forward.
+    Gap,
+}
+
+fn london_instants(local: NaiveDateTime) -> Instants {
+    if local.year() <= LAST_TABLED_YEAR {
+        return match London.from_local_datetime(&local) {
+            chrono::LocalResult::Single(t) => Instants::One(t.timestamp()),
+            chrono::LocalResult::Ambiguous(first, second) => Instants::Two(first.timestamp(), second.timestamp()),
+            chrono::LocalResult::None => Instants::Gap,
+        };
+    }
+    london_instants_by_rule(local)
+}
+
+/// [`london_instants`] by the summer-time rule, whatever the year.
+fn london_instants_by_rule(local: NaiveDateTime) -> Instants {
+    let as_gmt = local.and_utc().timestamp();
+    let hour = chrono::TimeDelta::hours(1);
+    // At 01:00 GMT the clock jumps to 02:00; at 02:00 BST it goes back to 01:00.
+    let (starts, ends) = summer_time_utc(local.year());
+    if local < starts || local >= ends + hour {
+        Instants::One(as_gmt)
+    } else if local < starts + hour {
+        Instants::Gap
+    } else if local < ends {
+        Instants::One(as_gmt - 3600)
+    } else {
+        Instants::Two(as_gmt - 3600, as_gmt)
+    }
+}
+
+/// When British Summer Time starts and ends in `year`, in UTC (01:00 on the
+/// last Sunday of March and of October).
+fn summer_time_utc(year: i32) -> (NaiveDateTime, NaiveDateTime) {
+    let last_sunday = |month: u32| {
+        let last = NaiveDate::from_ymd_opt(year, month, 31).expect("March and October have 31 days");
+        (last - Days::new(last.weekday().num_days_from_sunday() as u64)).and_hms_opt(1, 0, 0).expect("01:00 exists")
+    };
+    (last_sunday(3), last_sunday(10))
 }
 
 /// A time limit as a policy states it.
@@ -432,6 +495,50 @@ mod tests {
         let before = Due::hours_after(dt("2026-10-26T01:10"), -24);
         assert_eq!(before, Due::At { at: dt("2026-10-25T01:10"), repeat: true });
         assert!(before.is_met_by(timed("2026-10-25T01:50")));
+    }
+
+    /// The rule used after chrono-tz's table ends, checked against the
+    /// table for every year both cover, at every quarter hour around both
+    /// changes (and either way: local to UTC, UTC to local).
+    #[test]
+    fn the_summer_time_rule_after_the_table_agrees_with_it_where_both_exist() {
+        let tabled = |local: NaiveDateTime| match London.from_local_datetime(&local) {
+            chrono::LocalResult::Single(t) => (Some(t.timestamp()), None),
+            chrono::LocalResult::Ambiguous(a, b) => (Some(a.timestamp()), Some(b.timestamp())),
+            chrono::LocalResult::None => (None, None),
+        };
+        for year in 1996..=LAST_TABLED_YEAR {
+            let (starts, ends) = summer_time_utc(year);
+            for change in [starts, ends] {
+                for quarter in -12..=12 {
+                    let local = change + chrono::TimeDelta::minutes(15 * quarter);
+                    let by_rule = match london_instants_by_rule(local) {
+                        Instants::One(t) => (Some(t), None),
+                        Instants::Two(a, b) => (Some(a), Some(b)),
+                        Instants::Gap => (None, None),
+                    };
+                    assert_eq!(by_rule, tabled(local), "{local}");
+                    let instant = local.and_utc().timestamp();
+                    let utc = chrono::DateTime::from_timestamp(instant, 0).unwrap();
+                    assert_eq!(utc_to_local_by_rule(utc.naive_utc()), utc.with_timezone(&London).naive_local(), "{local} UTC");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_clocks_still_change_after_the_table_ends() {
+        // 48 hours from Saturday 27 March 2100, 10:00 GMT: the clocks go
+        // forward on Sunday 28 March, so it ends at 11:00 BST on the Monday.
+        assert_eq!(Due::hours_after(dt("2100-03-27T10:00"), 48), Due::at(dt("2100-03-29T11:00")));
+        // They go back on Sunday 31 October 2100: 09:00 GMT on 2 November.
+        assert_eq!(Due::hours_after(dt("2100-10-30T10:00"), 48), Due::at(dt("2100-11-01T09:00")));
+        assert_eq!(local_to_utc_seconds(dt("2100-03-28T01:30")), dt("2100-03-28T01:30").and_utc().timestamp());
+        assert_eq!(local_to_utc_seconds(dt("2100-10-31T01:30")), dt("2100-10-31T00:30").and_utc().timestamp());
+        let repeated = Due::hours_after(dt("2100-10-29T02:30"), 48);
+        assert_eq!(repeated, Due::At { at: dt("2100-10-31T01:30"), repeat: true });
+        assert!(repeated.is_met_by(Moment::timed(dt("2100-10-31T01:45"))));
+        assert_eq!(Due::hours_after(dt("2110-06-01T10:00"), 48), Due::at(dt("2110-06-03T10:00")));
     }
 
     #[test]
