@@ -39,7 +39,7 @@ Exit status:
     long_about = "Audit youth justice case records against the timescales in the service's policies.\n\n\
 yjaudit reads the CSV extracts of a case system (cases, staff, allocations, events, absences), \
 applies every timescale rule under rules/ (each citing its policy section) and writes \
-findings.csv, findings.json, rejected.csv, manifest.json and an HTML report.",
+findings.csv, findings.json, rejected.csv, changes.csv, manifest.json and an HTML report.",
     after_help = AFTER_HELP
 )]
 struct Cli {

@@ -240,7 +240,7 @@ pub fn audit(plan: &Plan) -> Result<Summary, Failure> {
         previous: &previous,
         overdue_ids: &Default::default(),
         pseudonym_key: plan.pseudonym_key.as_deref(),
-        new_overdue: 0,
+        new_overdue: &[],
         excel: plan.excel,
         findings_json: plan.findings_json,
         profile_file: profile.path.as_ref().map(|p| {
@@ -256,14 +256,20 @@ pub fn audit(plan: &Plan) -> Result<Summary, Failure> {
         }),
         sample_seed: plan.sample_seed.unwrap_or_else(|| plan.as_of.format("%Y%m%d").to_string().parse().unwrap_or(1)),
     };
-    let overdue_ids: foldhash::HashSet<u64> = if previous.folder.is_some() {
+    // Overdue now, by place and id (only to compare with a previous run).
+    let overdue: Vec<(u32, u64)> = if previous.folder.is_some() {
         use rayon::prelude::*;
-        let ids: Vec<u64> = findings.par_iter().filter(|f| f.status == findings::Status::Overdue).map(|f| run.id_number(f)).collect();
-        ids.into_iter().collect()
+        (0..findings.len() as u32)
+            .into_par_iter()
+            .filter(|&i| findings[i as usize].status == findings::Status::Overdue)
+            .map(|i| (i, run.id_number(&findings[i as usize])))
+            .collect()
     } else {
-        Default::default()
+        Vec::new()
     };
-    run.new_overdue = overdue_ids.iter().filter(|id| !previous.was_overdue(**id)).count();
+    let overdue_ids: foldhash::HashSet<u64> = overdue.iter().map(|&(_, id)| id).collect();
+    let new_overdue: Vec<(u32, u64)> = overdue.into_iter().filter(|&(_, id)| !previous.was_overdue(id)).collect();
+    run.new_overdue = &new_overdue;
     run.overdue_ids = &overdue_ids;
     progress("writing the reports");
     output::publish::publish(&plan.out, |folder| output::write_all(folder, &run))?;
@@ -280,6 +286,6 @@ pub fn audit(plan: &Plan) -> Result<Summary, Failure> {
         counts: run.status_counts(),
         rows_rejected: ingest.rows_rejected(),
         not_assessed: not_assessed.len(),
-        new_overdue: run.new_overdue,
+        new_overdue: run.new_overdue.len(),
     })
 }

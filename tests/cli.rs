@@ -540,7 +540,7 @@ fn accepted_exceptions_keep_their_status_but_leave_the_action_list() {
     let o = w.audit("r", &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let findings = w.read("r/findings.csv");
-    assert!(findings.starts_with("rule,case_id,worker_id,team,trigger_event_id,trigger_at,due_at,done_event_id,done_at,status,overdue_days,finding_id,new_overdue,accepted,accepted_note,trigger_source,done_source\n"));
+    assert!(findings.starts_with("rule,case_id,worker_id,team,trigger_event_id,trigger_at,due_at,done_event_id,done_at,status,overdue_days,finding_id,accepted,accepted_note,trigger_source,done_source\n"));
     let line =
         |prefix: &str| findings.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("{prefix}: {findings}")).to_string();
     let c1 = line("TRF001,C1,,North,T1,2024-01-10,2024-04-10,,,overdue,61,");
@@ -549,7 +549,7 @@ fn accepted_exceptions_keep_their_status_but_leave_the_action_list() {
         "{c1}"
     );
     let c2 = line("TRF001,C2,,North,T2,2024-01-10,2024-04-10,,,overdue,61,");
-    assert!(c2.ends_with(",,,,events.csv:3,"), "an expired acceptance stops applying: {c2}");
+    assert!(c2.ends_with(",,,events.csv:3,"), "an expired acceptance stops applying: {c2}");
     let html = w.read("r/index.html");
     let action = &html[html.find("id=\"action\"").unwrap()..html.find("id=\"late\"").unwrap()];
     let rows: Vec<&str> = action.split("<tr>").filter(|r| r.contains("TRF001")).collect();
@@ -581,7 +581,8 @@ fn a_second_night_marks_new_overdue_items_lists_resolved_ones_and_can_fail_for_c
     };
     let o = night("2024-06-10", &["--fail-on-new-overdue"]);
     assert_eq!(o.status.code(), Some(0), "the first run marks nothing new: {}", stderr(&o));
-    assert!(!w.read("2024-06-10/findings.csv").contains(",yes,"));
+    let header = "change,finding_id,rule,case_id,worker_id,team,due_at\n";
+    assert_eq!(w.read("2024-06-10/changes.csv"), header, "no previous run, no changes");
     // The next night the extract shows F1's CMM (recorded late in the
     // system) and a later failure, F2, that is overdue: new.
     w.write(
@@ -593,7 +594,23 @@ fn a_second_night_marks_new_overdue_items_lists_resolved_ones_and_can_fail_for_c
     assert!(stderr(&o).contains("became overdue since the previous run"));
     let findings = w.read("2024-06-11/findings.csv");
     let f2 = findings.lines().find(|l| l.starts_with("CMM001,C1,,North,F2,")).unwrap();
-    assert!(f2.contains(",overdue,") && f2.contains(",yes,"), "{f2}");
+    assert!(f2.contains(",overdue,"), "{f2}");
+    // findings.csv depends on the inputs alone; what changed is in changes.csv.
+    // F2's CMM, and M1's own obligations (its report, its recording, its
+    // minutes: none is on the file) are new; F1's CMM was done.
+    let id = |text: &str, prefix: &str| text.lines().find(|l| l.starts_with(prefix)).unwrap().split(',').nth(11).unwrap().to_string();
+    let mut expected = header.to_string();
+    for (rule, trigger, due) in
+        [("CMM001", "F2", "2024-06-04"), ("CMM002", "M1", "2024-05-14"), ("REC001", "M1", "2024-05-17"), ("REC002", "M1", "2024-05-22")]
+    {
+        expected += &format!("new_overdue,{},{rule},C1,,North,{due}\n", id(&findings, &format!("{rule},C1,,North,{trigger},")));
+    }
+    expected += &format!("resolved,{},CMM001,C1,,North,2024-05-16\n", id(&w.read("2024-06-10/findings.csv"), "CMM001,C1,,North,F1,"));
+    assert_eq!(w.read("2024-06-11/changes.csv"), expected);
+    let elsewhere = w.dir.path().join("elsewhere/r");
+    let o = w.run(&["run", "--input", input.to_str().unwrap(), "--as-of", "2024-06-11", "--out", elsewhere.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(elsewhere.join("findings.csv")).unwrap(), findings, "the same with no run before it");
     let html = w.read("2024-06-11/index.html");
     assert!(html.contains("(new)") && html.contains("Resolved since the last run"));
     let resolved = &html[html.find("id=\"resolved\"").unwrap()..];
@@ -701,11 +718,11 @@ fn two_allocations_on_one_day_are_two_rows_with_their_own_ids_and_sources() {
     let rows: Vec<Vec<&str>> = findings.lines().skip(1).map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 2, "{findings}");
     assert_ne!(rows[0][11], rows[1][11], "each allocation's row has its own id");
-    let mut sources: Vec<&str> = rows.iter().map(|r| r[15]).collect();
+    let mut sources: Vec<&str> = rows.iter().map(|r| r[14]).collect();
     sources.sort();
     assert_eq!(sources, ["allocations.csv:2", "allocations.csv:3"]);
     // W2 was on leave that day: that allocation is late (fixed when the leave ended); W1's is met.
-    let mut statuses: Vec<(&str, &str)> = rows.iter().map(|r| (r[15], r[9])).collect();
+    let mut statuses: Vec<(&str, &str)> = rows.iter().map(|r| (r[14], r[9])).collect();
     statuses.sort();
     assert_eq!(statuses, [("allocations.csv:2", "late"), ("allocations.csv:3", "met")]);
 }
@@ -724,7 +741,7 @@ fn rows_started_by_an_absence_trace_to_it_and_two_absences_have_two_ids() {
     let rows: Vec<Vec<&str>> = findings.lines().skip(1).map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 2, "{findings}");
     assert_ne!(rows[0][11], rows[1][11], "each absence's row has its own id");
-    let mut sources: Vec<&str> = rows.iter().map(|r| r[15]).collect();
+    let mut sources: Vec<&str> = rows.iter().map(|r| r[14]).collect();
     sources.sort();
     assert_eq!(sources, ["absences.csv:2", "absences.csv:3"]);
 }

@@ -1,4 +1,4 @@
-//! The run's files: findings.csv and .json, rejected.csv, manifest.json and
+//! The run's files: findings.csv and .json, rejected.csv, changes.csv, manifest.json and
 //! the HTML report, written into a folder that is published atomically.
 
 pub mod publish;
@@ -37,8 +37,9 @@ pub struct RunRecord<'a> {
     pub overdue_ids: &'a foldhash::HashSet<u64>,
     /// Case references replaced by keyed pseudonyms (for sharing outside the service).
     pub pseudonym_key: Option<&'a str>,
-    /// Findings overdue now that were not overdue in the previous run.
-    pub new_overdue: usize,
+    /// Findings overdue now that were not overdue in the previous run: their
+    /// places in `findings` and their ids, in findings order.
+    pub new_overdue: &'a [(u32, u64)],
     /// Seed of the period view's audit sample.
     pub sample_seed: u64,
     /// CSVs for Excel: byte-order mark, date-times with a space.
@@ -58,7 +59,10 @@ pub fn pseudonym(key: &str, case_id: &str) -> String {
 }
 
 /// Columns after the contract's fixed ones.
-pub const EXTRA_COLUMNS: [&str; 6] = ["finding_id", "new_overdue", "accepted", "accepted_note", "trigger_source", "done_source"];
+/// Only what the inputs, rules and as-of date decide (contract section 4:
+/// the same three give byte-identical files), so nothing that depends on an
+/// earlier run: what changed since then is in changes.csv.
+pub const EXTRA_COLUMNS: [&str; 5] = ["finding_id", "accepted", "accepted_note", "trigger_source", "done_source"];
 
 /// The previous run's overdue findings in the same reports folder, by id.
 #[derive(Debug, Default)]
@@ -106,13 +110,17 @@ impl Previous {
         self.overdue.contains_key(&id)
     }
 
-    /// The previous run's overdue rows whose ids are not in `still_overdue`.
-    pub fn resolved(&self, still_overdue: &foldhash::HashSet<u64>) -> Vec<[&str; 5]> {
-        self.overdue
+    /// The previous run's overdue rows whose ids are not in `still_overdue`:
+    /// rule, case_id, worker_id, team, due_at, then the id; sorted.
+    pub fn resolved(&self, still_overdue: &foldhash::HashSet<u64>) -> Vec<([&str; 5], u64)> {
+        let mut resolved: Vec<([&str; 5], u64)> = self
+            .overdue
             .iter()
             .filter(|(id, _)| !still_overdue.contains(*id))
-            .map(|(_, &row)| std::array::from_fn(|i| self.rows.nth(row * 5 + i as u32)))
-            .collect()
+            .map(|(&id, &row)| (std::array::from_fn(|i| self.rows.nth(row * 5 + i as u32)), id))
+            .collect();
+        resolved.sort();
+        resolved
     }
 }
 
@@ -146,11 +154,6 @@ impl RunRecord<'_> {
         })
     }
 
-    /// Overdue now and not overdue in the previous run (none without one).
-    pub fn is_new_overdue(&self, f: &Finding, id: u64) -> bool {
-        f.status == Status::Overdue && self.previous.folder.is_some() && !self.previous.was_overdue(id)
-    }
-
     /// "events.csv:123": where an event came from, for tracing a finding.
     pub fn source(&self, event: Option<u32>) -> String {
         event.map_or(String::new(), |e| format!("{}:{}", self.extract().events_file, self.extract().events[e as usize].line))
@@ -160,6 +163,11 @@ impl RunRecord<'_> {
     /// empty for a case's opening.
     pub fn trigger_source(&self, f: &Finding) -> String {
         trigger_line(self.extract(), &f.obligation).map_or(String::new(), |(file, line)| format!("{file}:{line}"))
+    }
+
+    /// Overdue now and not overdue in the previous run (none without one).
+    pub fn is_new_overdue(&self, f: &Finding) -> bool {
+        f.status == Status::Overdue && self.previous.folder.is_some() && !self.previous.was_overdue(self.id_number(f))
     }
 
     pub fn extract(&self) -> &Extract {
@@ -365,5 +373,33 @@ pub fn write_all(folder: &Path, run: &RunRecord) -> std::io::Result<()> {
         findings.and(report)
     })?;
     write_rejected_csv(&folder.join("rejected.csv"), &run.ingest.rejected, run.pseudonym_key.is_some(), run.excel)?;
+    write_changes_csv(&folder.join("changes.csv"), run)?;
     write_manifest(&folder.join("manifest.json"), run)
+}
+
+/// changes.csv: what changed since the previous run in the same reports
+/// folder (none without one): findings newly overdue, in findings.csv's
+/// order, then those overdue last time and not now (done since, or no
+/// longer owed). Kept out of findings.csv, which depends on the inputs alone.
+pub fn write_changes_csv(path: &Path, run: &RunRecord) -> std::io::Result<()> {
+    let mut file = create(path)?;
+    if run.excel {
+        file.write_all(b"\xEF\xBB\xBF")?;
+    }
+    let mut writer = csv::Writer::from_writer(file);
+    writer.write_record(["change", "finding_id", "rule", "case_id", "worker_id", "team", "due_at"])?;
+    let mut write = |change: &str, id: u64, fields: [&str; 5]| {
+        let id = format!("{id:016x}");
+        let record = [change, id.as_str()].into_iter().chain(fields);
+        writer.write_record(record.map(spreadsheet_safe).collect::<Vec<_>>().iter().map(|c| c.as_bytes()))
+    };
+    for &(index, id) in run.new_overdue {
+        let row = run.row(&run.findings[index as usize]);
+        write("new_overdue", id, [&row[0], &row[1], &row[2], &row[3], &row[6]])?;
+    }
+    for (fields, id) in run.previous.resolved(run.overdue_ids) {
+        // The previous run's cells, without the spreadsheet guard it wrote.
+        write("resolved", id, fields)?;
+    }
+    writer.into_inner().map_err(|e| e.into_error())?.flush()
 }

@@ -345,7 +345,7 @@ fn item(f: &Finding, run: &RunRecord) -> Item {
         status: f.status.name(),
         days: row[10].clone(),
         note: f.accepted.map_or(String::new(), |i| run.register.entries[i as usize].note()),
-        new: run.previous.folder.is_some() && run.is_new_overdue(f, run.id_number(f)),
+        new: run.is_new_overdue(f),
         source: [("started", run.trigger_source(f)), ("done", run.source(o.done_event))]
             .iter()
             .filter(|(_, source)| !source.is_empty())
@@ -644,8 +644,7 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
         .collect();
     let warnings_total = run.ingest.warnings.len();
     // Overdue last time, not overdue now: done since, or no longer owed.
-    let mut resolved = run.previous.resolved(run.overdue_ids);
-    resolved.sort();
+    let resolved: Vec<[&str; 5]> = run.previous.resolved(run.overdue_ids).into_iter().map(|(row, _)| row).collect();
     let csp_script_hash = {
         use base64::Engine;
         use sha2::Digest;
@@ -688,7 +687,7 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
             .collect(),
         expired: run.register.expired(run.as_of).collect(),
         has_previous: run.previous.folder.is_some(),
-        new_overdue: run.new_overdue,
+        new_overdue: run.new_overdue.len(),
         resolved_total: resolved.len(),
         resolved: resolved.into_iter().take(MAX_LISTED).collect(),
         teams,

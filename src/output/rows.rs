@@ -89,10 +89,6 @@ impl RowText {
         });
         push_hex(&mut self.text, id);
         end(self);
-        if run.is_new_overdue(f, id) {
-            self.text.push_str("yes");
-        }
-        end(self);
         if let Some(i) = f.accepted {
             self.text.push_str("yes");
             end(self);
