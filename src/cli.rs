@@ -256,7 +256,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     match execute(cli.command, command_line) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("yjaudit: error: {failure}");
+            eprintln!("yjaudit: error: {}", crate::text::escape_controls(&failure.to_string()));
             ExitCode::from(failure.exit_code())
         }
     }
@@ -331,10 +331,11 @@ fn execute(command: Command, command_line: Vec<String>) -> Result<(), Failure> {
     }
 }
 
-/// Prints to stdout; a closed pipe (`| head`) is not an error.
+/// Prints to stdout (control characters escaped); a closed pipe (`| head`)
+/// is not an error.
 fn print_out(text: &str) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+    match out.write_all(crate::text::escape_controls(text).as_bytes()).and_then(|_| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::Output(format!("cannot write to standard output: {e}"))),
         _ => Ok(()),
     }
@@ -402,7 +403,7 @@ fn run(args: RunArgs, command_line: Vec<String>) -> Result<(), Failure> {
             summary.counts["pending"],
             summary.rows_rejected,
             summary.not_assessed,
-            plan.out.display(),
+            crate::text::escape_controls(&plan.out.display().to_string()),
             started.elapsed().as_secs_f64()
         );
     }

@@ -34,6 +34,18 @@ pub fn escape_value(text: &str) -> String {
     out
 }
 
+/// A whole message or report as printed: control characters escaped, line
+/// ends and tabs kept. Values inside are escaped and cut already; this
+/// catches what is not a value, such as a folder name given on the command
+/// line, so nothing printed can drive a terminal.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    let is_hostile = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(is_hostile) {
+        return text.into();
+    }
+    text.chars().map(|c| if is_hostile(c) { format!("\\x{:02x}", c as u32) } else { c.to_string() }).collect::<String>().into()
+}
+
 /// A spreadsheet would read a cell starting with these as a formula.
 pub fn needs_formula_guard(cell: &str) -> bool {
     matches!(cell.as_bytes().first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'))
@@ -73,6 +85,12 @@ mod tests {
         let escapes = escape_value(&"\x1b".repeat(150));
         assert_eq!(escapes, format!("{}…", "\\x1b".repeat(49)));
         assert_eq!(escape_value(&"\x1b".repeat(50)), "\\x1b".repeat(50));
+    }
+
+    #[test]
+    fn printed_text_keeps_its_lines_but_never_a_control_character() {
+        assert_eq!(escape_controls("plain\n\tindented"), "plain\n\tindented");
+        assert_eq!(escape_controls("out/\x1b[31mred\r\n"), "out/\\x1b[31mred\\x0d\n");
     }
 
     #[test]

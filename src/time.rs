@@ -374,7 +374,14 @@ pub fn parse_moment(text: &str) -> Result<Moment, DateError> {
         return parse_date(text).map(Moment::date_only);
     }
     let b = text.as_bytes();
-    if !text.is_char_boundary(10) || (b[10] != b'T' && b[10] != b' ' && b[10] != b't') {
+    if !text.is_char_boundary(10) {
+        return Err(DateError::Invalid);
+    }
+    // A zoned bare date (`2024-05-01Z`, `2024-05-01+01:00`) is still zoned.
+    if parse_date(&text[..10]).is_ok() && is_zone_designator(&b[10..]) {
+        return Err(DateError::NotLocalTime);
+    }
+    if b[10] != b'T' && b[10] != b' ' && b[10] != b't' {
         return Err(DateError::Invalid);
     }
     let date = parse_date(&text[..10]);
@@ -414,7 +421,11 @@ fn is_zone_designator(tail: &[u8]) -> bool {
             let digits_only: Vec<u8> = rest.iter().copied().filter(|c| *c != b':').collect();
             matches!(digits_only.len(), 2 | 4) && digits_only.iter().all(u8::is_ascii_digit)
         }
-        letters => (2..=5).contains(&letters.len()) && letters.iter().all(u8::is_ascii_alphabetic),
+        // An abbreviation (BST, GMT, UTC) or a zone's name (Europe/London).
+        letters => {
+            (2..=5).contains(&letters.len()) && letters.iter().all(u8::is_ascii_alphabetic)
+                || letters.contains(&b'/') && letters.iter().all(|c| c.is_ascii_alphabetic() || matches!(c, b'/' | b'_' | b'-'))
+        }
     }
 }
 
@@ -453,7 +464,15 @@ mod tests {
         ] {
             assert_eq!(parse_moment(bad), Err(DateError::Invalid), "{bad}");
         }
-        for zoned in ["2024-01-05T10:00Z", "2024-01-05T10:00+01:00", "2024-01-05T10:00+0100", "2024-01-05 10:00 BST"] {
+        for zoned in [
+            "2024-01-05T10:00Z",
+            "2024-01-05T10:00+01:00",
+            "2024-01-05T10:00+0100",
+            "2024-01-05 10:00 BST",
+            "2024-01-05Z",
+            "2024-01-05+01:00",
+            "2024-01-05T10:00:45 Europe/London",
+        ] {
             assert_eq!(parse_moment(zoned), Err(DateError::NotLocalTime), "{zoned}");
         }
         assert_eq!(parse_date("1989-12-31"), Err(DateError::OutOfRange));

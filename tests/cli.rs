@@ -321,6 +321,25 @@ fn an_output_folder_that_is_not_a_report_is_never_replaced() {
 }
 
 #[test]
+fn folder_names_are_printed_with_control_characters_escaped() {
+    let w = Workdir::new();
+    let hostile = w.dir.path().join("in\x1b[31mred");
+    let o = w.run(&["run", "--input", hostile.to_str().unwrap(), "--as-of", "2024-06-10"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(!o.stderr.contains(&0x1b) && stderr(&o).contains("in\\x1b[31mred"), "{}", stderr(&o));
+    std::fs::create_dir(&hostile).unwrap();
+    std::fs::write(hostile.join("cases.csv"), "case_id,case_type,opened_on\nC1,yro,2024-01-02\n").unwrap();
+    std::fs::write(hostile.join("events.csv"), "event_id,case_id,event_type,occurred_at\n").unwrap();
+    let o = w.run(&["check", "--input", hostile.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!o.stdout.contains(&0x1b) && String::from_utf8_lossy(&o.stdout).contains("in\\x1b[31mred"));
+    let out = w.reports().join("out\x07");
+    let o = w.run(&["run", "--input", hostile.to_str().unwrap(), "--as-of", "2024-06-10", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!o.stderr.contains(&0x07) && stderr(&o).contains("out\\x07"), "{}", stderr(&o));
+}
+
+#[test]
 fn a_second_run_on_the_same_reports_folder_exits_5() {
     let w = Workdir::new();
     w.minimal();

@@ -338,7 +338,7 @@ pub fn reason_token(reason: &str) -> &str {
 
 fn check_encoding(bytes: &[u8]) -> Result<(), String> {
     if bytes.is_empty() {
-        return Err("is empty (0 bytes): a present file must hold at least its header; remove it if the system has no such data".into());
+        return Err("is empty (0 bytes): a file must hold at least its header row; export it again (an optional file, such as absences.csv, may instead be left out when the system has no such data)".into());
     }
     let boms: [(&[u8], &str); 4] = [
         (b"\x00\x00\xFE\xFF", "UTF-32 (big-endian)"),
@@ -371,8 +371,10 @@ fn check_cell(raw: &[u8]) -> Result<&str, &'static str> {
     Ok(trim_value(text))
 }
 
+/// A line of nothing but whitespace, as values are trimmed (ASCII
+/// whitespace and U+00A0): not a row.
 fn is_blank(record: &csv::ByteRecord) -> bool {
-    record.len() == 1 && trim_bytes(&record[0]).is_empty()
+    record.len() == 1 && (trim_bytes(&record[0]).is_empty() || std::str::from_utf8(&record[0]).is_ok_and(|t| trim_value(t).is_empty()))
 }
 
 /// The csv reader reports a record's position as the end of the previous
@@ -512,11 +514,12 @@ mod tests {
 
     #[test]
     fn lines_are_physical_across_line_ends_and_blank_lines() {
-        let (report, rejected, rows) = read(b"\xEF\xBB\xBFid,value\r\na,1\r\n\r\n  \nb,2\rc,\"x\ny\"\nd,4\n").unwrap();
-        assert!(rejected.is_empty());
+        let (report, rejected, rows) =
+            read(b"\xEF\xBB\xBFid,value\r\na,1\r\n\r\n  \nb,2\rc,\"x\ny\"\nd,4\n\xC2\xA0 \xC2\xA0\ne,5\n").unwrap();
+        assert!(rejected.is_empty(), "{rejected:?}");
         let lines: Vec<u64> = rows.iter().map(|r| r.0).collect();
-        assert_eq!(lines, vec![2, 5, 6, 8]);
-        assert_eq!(report.rows_read, 4);
+        assert_eq!(lines, vec![2, 5, 6, 8, 10]);
+        assert_eq!(report.rows_read, 5);
         assert_eq!(rows[2].1[1].as_deref(), Some("x\ny"));
     }
 
