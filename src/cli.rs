@@ -29,7 +29,8 @@ Exit status:
   3  input unusable (missing file or required column, unreadable encoding)
   4  output cannot be written
   5  another run holds the lock on the same reports folder
-  6  (only with --fail-on-new-overdue) items became overdue since the last run";
+  6  (only with --fail-on-new-overdue) items became overdue since the last run
+  128+N  interrupted by signal N (130 Ctrl-C, 143 SIGTERM): nothing published";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -342,6 +343,7 @@ fn print_out(text: &str) -> Result<(), Failure> {
 }
 
 fn run(args: RunArgs, command_line: Vec<String>) -> Result<(), Failure> {
+    crate::output::publish::clean_up_when_interrupted();
     let verbose = args.verbose;
     let args_quiet = args.quiet;
     let fail_on_new = args.fail_on_new_overdue;

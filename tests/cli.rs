@@ -340,6 +340,40 @@ fn folder_names_are_printed_with_control_characters_escaped() {
 }
 
 #[test]
+#[cfg(unix)]
+fn an_interrupted_run_removes_its_temporary_folder_and_publishes_nothing() {
+    let w = Workdir::new();
+    let input = w.input();
+    // Large enough that writing the outputs takes a moment in a debug build.
+    let generated = w.run(&["generate", "--cases", "6000", "--seed", "3", "--as-of", "2026-11-23", "--out", input.to_str().unwrap()]);
+    assert_eq!(generated.status.code(), Some(0), "{}", stderr(&generated));
+    let out = w.reports().join("r");
+    let args = ["run", "--input", input.to_str().unwrap(), "--as-of", "2026-11-23", "--out", out.to_str().unwrap()];
+    assert_eq!(w.run(&args).status.code(), Some(0));
+    let before = w.read("r/manifest.json");
+    for signal in ["TERM", "INT"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_yjaudit")).args(args).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let writing = || std::fs::read_dir(w.reports()).unwrap().flatten().any(|e| e.file_name().to_string_lossy().starts_with(".r.tmp-"));
+        let started = std::time::Instant::now();
+        while !writing() {
+            assert!(started.elapsed().as_secs() < 120 && child.try_wait().unwrap().is_none(), "the run never started writing");
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        let kill = Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
+        assert!(kill.success());
+        let o = child.wait_with_output().unwrap();
+        let code = if signal == "TERM" { 128 + 15 } else { 128 + 2 };
+        assert_eq!(o.status.code(), Some(code), "{}", stderr(&o));
+        assert!(stderr(&o).contains("interrupted"), "{}", stderr(&o));
+        let mut left: Vec<String> =
+            std::fs::read_dir(w.reports()).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        left.sort();
+        assert_eq!(left, vec![".yjaudit.lock", "latest", "r"], "after SIG{signal}");
+        assert_eq!(w.read("r/manifest.json"), before);
+    }
+}
+
+#[test]
 fn a_second_run_on_the_same_reports_folder_exits_5() {
     let w = Workdir::new();
     w.minimal();

@@ -85,6 +85,48 @@ impl Lock {
     }
 }
 
+/// The temporary folder being written, removed if the run is interrupted.
+static BEING_WRITTEN: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+
+fn being_written(folder: Option<&Path>) {
+    *BEING_WRITTEN.lock().unwrap_or_else(|e| e.into_inner()) = folder.map(Path::to_path_buf);
+}
+
+/// Makes an interrupted run (Ctrl-C, or SIGTERM from a scheduler's time
+/// limit, or a hang-up) remove its half-written temporary folder before it
+/// exits, so it leaves nothing but what contract section 7 allows; the
+/// previous report is untouched either way. Call before any thread starts:
+/// the signals are blocked in every thread and taken by one that waits for
+/// them. (SIGKILL cannot be caught; the next run removes what it left.)
+#[cfg(unix)]
+pub fn clean_up_when_interrupted() {
+    // SAFETY: sigset_t is plain data, initialised by sigemptyset before use;
+    // the calls only change this process's signal mask and wait on it.
+    unsafe {
+        let mut signals: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut signals);
+        for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            libc::sigaddset(&mut signals, signal);
+        }
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &signals, std::ptr::null_mut()) != 0 {
+            return;
+        }
+        std::thread::spawn(move || {
+            let mut signal = 0;
+            if libc::sigwait(&signals, &mut signal) == 0 {
+                if let Some(folder) = BEING_WRITTEN.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    let _ = fs::remove_dir_all(folder);
+                }
+                eprintln!("yjaudit: error: interrupted (signal {signal}); nothing was published, the previous report is as it was");
+                std::process::exit(128 + signal);
+            }
+        });
+    }
+}
+
+#[cfg(not(unix))]
+pub fn clean_up_when_interrupted() {}
+
 /// Writes a run's output into `out` atomically: `write` fills a fresh
 /// temporary folder; only if it succeeds does that folder replace `out`.
 pub fn publish(out: &Path, write: impl FnOnce(&Path) -> io::Result<()>) -> Result<(), PublishError> {
@@ -101,8 +143,14 @@ pub fn publish(out: &Path, write: impl FnOnce(&Path) -> io::Result<()>) -> Resul
     let mut builder = fs::DirBuilder::new();
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(&temporary).map_err(io_error(&temporary))?;
+    // Named before it exists, so no interrupt finds it unnamed.
+    being_written(Some(&temporary));
+    if let Err(e) = builder.create(&temporary) {
+        being_written(None);
+        return Err(io_error(&temporary)(e));
+    }
     if let Err(e) = write(&temporary) {
+        being_written(None);
         let _ = fs::remove_dir_all(&temporary);
         return Err(io_error(out)(e));
     }
@@ -115,10 +163,16 @@ pub fn publish(out: &Path, write: impl FnOnce(&Path) -> io::Result<()>) -> Resul
     // Replacing an earlier report of the same name: swap the two folders in
     // one step where the system can, so no moment exists without a report.
     if out.exists() && exchange(&temporary, out) {
+        // The temporary name now holds the report replaced: removing it,
+        // now or on an interrupt, is the same.
         let _ = fs::remove_dir_all(&temporary);
+        being_written(None);
         point_latest(&parent, &name);
         return Ok(());
     }
+    // Renames from here on: an interrupt between them leaves the folders for
+    // the next run to sort out, never a lost report.
+    being_written(None);
     let previous = parent.join(format!(".{name}.old-{}", std::process::id()));
     let had_previous = out.exists();
     if had_previous {
