@@ -8,23 +8,33 @@ pub const MAX_ECHO_CHARS: usize = 200;
 /// at most [`MAX_ECHO_CHARS`] characters as shown, escapes and `…`
 /// included, and never ends inside an escape.
 pub fn escape_value(text: &str) -> String {
-    let mut out = String::with_capacity(text.len().min(MAX_ECHO_CHARS + 8));
+    escape_bytes(text.as_bytes())
+}
+
+/// [`escape_value`] for a cell that may not be UTF-8: a byte that is not
+/// part of a character is shown as `\xNN` too (a `\xe9` among the text says
+/// the file was saved as Windows-1252, not UTF-8).
+pub fn escape_bytes(raw: &[u8]) -> String {
+    let mut out = String::with_capacity(raw.len().min(MAX_ECHO_CHARS + 8));
     let mut shown = 0;
     // Where to cut if the rest does not fit: whole characters and escapes
     // leaving room for the `…`.
     let mut cut = 0;
-    for c in text.chars() {
-        // Control characters (Cc) are all below U+0100: `\xNN` is 4 wide.
-        let width = if c.is_control() { 4 } else { 1 };
+    // Control characters (Cc) are all below U+0100, like bytes: `\xNN`.
+    let pieces = raw.utf8_chunks().flat_map(|chunk| {
+        let chars = chunk.valid().chars().map(|c| if c.is_control() { Err(c as u32) } else { Ok(c) });
+        chars.chain(chunk.invalid().iter().map(|&b| Err(b as u32)))
+    });
+    for piece in pieces {
+        let width = if piece.is_ok() { 1 } else { 4 };
         if shown + width > MAX_ECHO_CHARS {
             out.truncate(cut);
             out.push('…');
             return out;
         }
-        if c.is_control() {
-            out.push_str(&format!("\\x{:02x}", c as u32));
-        } else {
-            out.push(c);
+        match piece {
+            Ok(c) => out.push(c),
+            Err(code) => out.push_str(&format!("\\x{code:02x}")),
         }
         shown += width;
         if shown < MAX_ECHO_CHARS {
@@ -85,6 +95,8 @@ mod tests {
         let escapes = escape_value(&"\x1b".repeat(150));
         assert_eq!(escapes, format!("{}…", "\\x1b".repeat(49)));
         assert_eq!(escape_value(&"\x1b".repeat(50)), "\\x1b".repeat(50));
+        // Bytes that are not UTF-8 are shown as bytes, not replaced.
+        assert_eq!(escape_bytes(b"caf\xe9 \xe2\x82\xac \xe2\x82"), "caf\\xe9 € \\xe2\\x82");
     }
 
     #[test]

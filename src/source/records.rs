@@ -9,7 +9,7 @@
 //! cannot be read at all is an [`InputError`].
 
 use super::profile::Encoding;
-use crate::text::escape_value;
+use crate::text::{escape_bytes, escape_value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -271,10 +271,10 @@ fn split_records(
             continue;
         };
         report.rows_read += 1;
-        let mut reject = |column: &str, value: &str, reason: String| {
+        let mut reject = |column: &str, value: &[u8], reason: String| {
             *report.rejected_by_reason.entry(reason_token(&reason).to_string()).or_default() += 1;
             report.rows_rejected += 1;
-            rejected.push(Rejected { file: file.to_string(), line, column: column.to_string(), value: escape_value(value), reason });
+            rejected.push(Rejected { file: file.to_string(), line, column: column.to_string(), value: escape_bytes(value), reason });
         };
         if !have_next && ends_inside_quotes(&body[start..]) {
             // The lines after its own, up to the end of the file (a line
@@ -284,7 +284,7 @@ fn split_records(
             let swallowed = LineCounter::default().line_at(rest, rest.len() - last_line_end) - 1;
             reject(
                 "",
-                "",
+                b"",
                 format!(
                     "unterminated quote: the quote opened on this line runs to the end of the file, swallowing {swallowed} more line(s)"
                 ),
@@ -292,7 +292,7 @@ fn split_records(
             continue;
         }
         if let Some(message) = header.field_count_problem(&record) {
-            reject("", "", message);
+            reject("", b"", message);
             continue;
         }
         let (text_before, cells_before) = (batch.text.len(), batch.cells.len());
@@ -302,7 +302,7 @@ fn split_records(
             match check_cell(raw) {
                 Ok(text) => batch.push_cell(text),
                 Err(reason) => {
-                    problem = Some((spec.name, String::from_utf8_lossy(trim_bytes(raw)).into_owned(), reason.to_string()));
+                    problem = Some((spec.name, trim_bytes(raw), reason.to_string()));
                     break;
                 }
             }
@@ -310,7 +310,7 @@ fn split_records(
         if let Some((column, value, reason)) = problem {
             batch.text.truncate(text_before);
             batch.cells.truncate(cells_before);
-            reject(column, &value, reason);
+            reject(column, value, reason);
             continue;
         }
         batch.lines.push(line);
@@ -571,7 +571,9 @@ mod tests {
         assert_eq!(rows.len(), 1);
         assert_eq!(rejected[0].reason, "invalid UTF-8");
         assert_eq!(rejected[0].column, "value");
+        assert_eq!(rejected[0].value, "\\xff", "the byte itself, not a replacement character");
         assert_eq!(rejected[1].reason, "control character");
+        assert_eq!(rejected[1].value, "x\\x00y");
     }
 
     #[test]
