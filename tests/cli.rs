@@ -171,6 +171,11 @@ fn a_folder_in_place_of_a_file_is_unusable_and_others_are_ignored() {
     assert_eq!(w.audit("r", &[]).status.code(), Some(0));
     let manifest: serde_json::Value = serde_json::from_str(&w.read("r/manifest.json")).unwrap();
     assert_eq!(manifest["ignored_files"], serde_json::json!(["notes.txt"]));
+    // A configuration that is not a file is not read, and is listed.
+    std::fs::create_dir(w.input().join("yjaudit.toml")).unwrap();
+    assert_eq!(w.audit("r", &[]).status.code(), Some(0));
+    let manifest: serde_json::Value = serde_json::from_str(&w.read("r/manifest.json")).unwrap();
+    assert_eq!(manifest["ignored_files"], serde_json::json!(["notes.txt", "yjaudit.toml"]));
 }
 
 #[test]

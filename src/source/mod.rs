@@ -48,8 +48,13 @@ pub fn load(folder: &Path, profile: &profile::Profile) -> Result<Ingest, InputEr
         let name = entry.file_name().to_string_lossy().into_owned();
         if wanted.contains(&name.as_str()) {
             found.insert(name, entry.path());
-        } else if name != crate::config::FILE_NAME && name != crate::exceptions::FILE_NAME {
-            ignored_files.push(crate::text::escape_value(&name));
+        } else {
+            // The configuration and exceptions register beside the data are
+            // read only when they are regular files (else listed, unread).
+            let read_beside_the_data = [crate::config::FILE_NAME, crate::exceptions::FILE_NAME].contains(&name.as_str());
+            if !(read_beside_the_data && entry.path().is_file()) {
+                ignored_files.push(crate::text::escape_value(&name));
+            }
         }
     }
     ignored_files.sort();
