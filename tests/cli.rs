@@ -379,6 +379,59 @@ fn an_interrupted_run_removes_its_temporary_folder_and_publishes_nothing() {
 }
 
 #[test]
+fn report_lists_keep_the_oldest_links_resolve_and_team_pages_count_their_own_share() {
+    let w = Workdir::new();
+    // 2,100 cases in 700 teams (more than get pages of their own), held by
+    // three workers across teams; case i's CMM at 00:00 + i hours, never
+    // recorded: 2,100 overdue REC001 items, more than a list shows. Then a
+    // team literally called "(no team)" beside a case with none.
+    let mut cases = String::from("case_id,team,case_type,opened_on\n");
+    let mut allocations = String::from("case_id,worker_id,role,from\n");
+    let mut events = String::from("event_id,case_id,worker_id,event_type,occurred_at\n");
+    let start = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
+    for i in 0..2100 {
+        cases += &format!("C{i:04},T{:04},yro,2023-12-01\n", i % 700);
+        allocations += &format!("C{i:04},W{},primary,2023-12-01\n", i % 3);
+        events +=
+            &format!("E{i:04},C{i:04},W{},cmm.compliance,{}\n", i % 3, (start + chrono::TimeDelta::hours(i)).format("%Y-%m-%dT%H:%M"));
+    }
+    cases += "C9998,(no team),yro,2023-12-01\nC9999,,yro,2023-12-01\n";
+    events += "E9998,C9998,W0,cmm.compliance,2024-03-01T10:00\nE9999,C9999,W0,cmm.compliance,2024-03-01T10:00\n";
+    w.write("cases.csv", &cases).write("allocations.csv", &allocations).write("events.csv", &events);
+    w.write("yjaudit.toml", "select = [\"REC001\"]\n");
+    let o = w.audit("r", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let report = w.reports().join("r");
+    let html = w.read("r/index.html");
+    // The list is cut at the 2,000 oldest, not at the first teams by name.
+    assert!(html.contains("the oldest 2000 of 2102"), "the caption says how it was cut");
+    assert!(html.contains(">C0667<") && !html.contains(">C2050<"), "C0667 is among the oldest, C2050 among the newest");
+    // Both teams have pages of their own, and no link leads nowhere.
+    let teams: Vec<String> =
+        std::fs::read_dir(report.join("teams")).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    assert!(teams.iter().any(|t| t.starts_with("none-")) && teams.iter().any(|t| t.starts_with("no-team-")), "{teams:?}");
+    assert_eq!(teams.len(), 500, "pages for the worst 500 teams");
+    let mut pages = vec![report.join("index.html")];
+    for dir in ["teams", "workers", "rules"] {
+        pages.extend(std::fs::read_dir(report.join(dir)).unwrap().flatten().map(|e| e.path()));
+    }
+    for page in &pages {
+        let text = std::fs::read_to_string(page).unwrap();
+        for link in text.split("href=\"").skip(1).map(|rest| &rest[..rest.find('"').unwrap()]) {
+            let target = page.parent().unwrap().join(link);
+            assert!(target.is_file(), "{} links to {link}, which does not exist", page.display());
+        }
+    }
+    // A team page's worker rows count that team's obligations only: T0000
+    // holds C0000 (W0), C0700 (W1) and C1400 (W2), one each.
+    let t0000 = teams.iter().find(|t| t.starts_with("t0000-")).unwrap();
+    let page = std::fs::read_to_string(report.join("teams").join(t0000)).unwrap();
+    for worker in ["W0", "W1", "W2"] {
+        assert!(page.contains(&format!(">{worker}</a></th><td class=\"n\">1</td>")), "{worker}'s row on {t0000}: {page}");
+    }
+}
+
+#[test]
 fn a_second_run_on_the_same_reports_folder_exits_5() {
     let w = Workdir::new();
     w.minimal();
@@ -434,15 +487,16 @@ fn input_text_is_escaped_in_the_report() {
     let w = Workdir::new();
     w.write(
         "cases.csv",
-        "case_id,initials,team,case_type,opened_on\n<script>alert(1)</script>,<b>X</b>,<img src=x onerror=alert(2)>,yro,2024-01-02\n",
+        "case_id,initials,team,case_type,opened_on\n<script>alert(1)</script>,<b>X</b>,<img src=x onerror=alert(2)>,yro,2024-01-02\nC2,\u{202e}BA,Te\x1b[31mam,yro,2024-01-02\n",
     );
     w.write(
         "events.csv",
-        "event_id,case_id,worker_id,event_type,occurred_at\nE1,<script>alert(1)</script>,<i>W</i>,cmm.compliance,2024-05-01T10:00\n",
+        "event_id,case_id,worker_id,event_type,occurred_at\nE1,<script>alert(1)</script>,<i>W</i>,cmm.compliance,2024-05-01T10:00\nE2,C2,W2,cmm.compliance,2024-05-01T10:00\n",
     );
     assert_eq!(w.audit("r", &[]).status.code(), Some(0));
     let html = w.read("r/index.html");
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(html.contains("Te\\x1b[31mam") && html.contains("U+202EBA"), "{html}");
     // Every page: the summary and each team, worker and rule page.
     let mut pages = vec![w.reports().join("r/index.html")];
     for dir in ["teams", "workers", "rules"] {
@@ -456,6 +510,8 @@ fn input_text_is_escaped_in_the_report() {
             "{}",
             page.display()
         );
+        // Text that would reorder the page or drive a terminal is shown as codes.
+        assert!(!html.contains('\u{202e}') && !html.contains('\x1b'), "{}", page.display());
         assert!(html.contains("Content-Security-Policy") && html.contains("script-src 'sha256-"), "{}", page.display());
         assert!(!html.contains("http://") && !html.contains("https://"), "{} loads nothing from the network", page.display());
         assert_eq!(html.matches("<script>").count(), 1, "one inline script, allowed by its hash");
@@ -689,8 +745,16 @@ fn a_second_night_marks_new_overdue_items_lists_resolved_ones_and_can_fail_for_c
 #[test]
 fn pseudonymised_outputs_hide_case_references_and_initials() {
     let w = Workdir::new();
-    w.write("cases.csv", "case_id,initials,team,case_type,opened_on\nSECRET-CASE-1,JB,North,yro,2024-01-02\n");
-    w.write("events.csv", "event_id,case_id,worker_id,event_type,occurred_at\nF1,SECRET-CASE-1,W1,compliance.unacceptable_failure,2024-05-01\nX1,SECRET-CASE-1,W1,nonsense,2024-05-01\n");
+    // A warning (closed before opened) and an exceptions register, expired
+    // and in force, both quote the case and free text about the child.
+    w.write("cases.csv", "case_id,initials,team,case_type,opened_on,closed_on\nSECRET-CASE-1,JB,North,yro,2024-01-02,2023-12-01\n");
+    w.write("events.csv", "event_id,case_id,worker_id,event_type,occurred_at\nF1,SECRET-CASE-1,W1,compliance.unacceptable_failure,2024-05-01\nX1,SECRET-CASE-1,W1,nonsense,2024-05-01\nF2,SECRET-CASE-1,W1,compliance.unacceptable_failure,2024-05-02\n");
+    w.write(
+        "exceptions.csv",
+        "rule,case_id,worker_id,trigger_event_id,reason,accepted_by,accepted_on,until\n\
+         CMM001,SECRET-CASE-1,,F1,Jamie in hospital,A. Manager,2024-05-03,2024-12-31\n\
+         CMM002,SECRET-CASE-1,,,Jamie moved,A. Manager,2024-01-03,2024-02-01\n",
+    );
     let input = w.input();
     let out = w.reports().join("shared");
     let args = ["run", "--input", input.to_str().unwrap(), "--as-of", "2024-06-10", "--out", out.to_str().unwrap(), "--pseudonymise"];
@@ -698,11 +762,22 @@ fn pseudonymised_outputs_hide_case_references_and_initials() {
     assert_eq!(o.status.code(), Some(2), "no key, no pseudonyms");
     let o = Command::new(env!("CARGO_BIN_EXE_yjaudit")).args(args).env("YJAUDIT_PSEUDONYM_KEY", "a-long-service-secret").output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    for file in ["findings.csv", "findings.json", "index.html", "rejected.csv"] {
-        let text = w.read(&format!("shared/{file}"));
-        assert!(!text.contains("SECRET-CASE-1") && !text.contains(">JB<"), "{file} leaks the case reference: {text}");
+    let mut files = vec![w.reports().join("shared/manifest.json")];
+    for dir in ["", "teams", "workers", "rules"] {
+        files.extend(std::fs::read_dir(w.reports().join("shared").join(dir)).unwrap().flatten().map(|e| e.path()).filter(|p| p.is_file()));
+    }
+    assert!(files.len() > 8, "{files:?}");
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for secret in ["SECRET-CASE-1", ">JB<", "Jamie"] {
+            assert!(!text.contains(secret), "{} leaks {secret}: {text}", file.display());
+        }
     }
     assert!(w.read("shared/findings.csv").contains("CMM001,P-"));
+    let manifest: serde_json::Value = serde_json::from_str(&w.read("shared/manifest.json")).unwrap();
+    assert_eq!(manifest["exceptions"]["expired"][0]["reason"], "(withheld)");
+    assert_eq!(manifest["warning_lines"][0]["detail"], "(withheld)");
+    assert!(w.read("shared/findings.csv").contains("accepted by A. Manager on 2024-05-03 until 2024-12-31: (withheld)"));
 }
 
 #[test]

@@ -58,6 +58,9 @@ pub fn pseudonym(key: &str, case_id: &str) -> String {
     format!("P-{}", digest[..6].iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
+/// What pseudonymised outputs show in place of text taken from the extract.
+pub const WITHHELD: &str = "(withheld)";
+
 /// Columns after the contract's fixed ones.
 /// Only what the inputs, rules and as-of date decide (contract section 4:
 /// the same three give byte-identical files), so nothing that depends on an
@@ -170,6 +173,41 @@ impl RunRecord<'_> {
         f.status == Status::Overdue && self.previous.folder.is_some() && !self.previous.was_overdue(self.id_number(f))
     }
 
+    /// An accepted exception's note as written out: its reason, free text
+    /// that may name a child, withheld from pseudonymised outputs.
+    pub fn acceptance_note(&self, entry: u32) -> String {
+        let mut acceptance = self.register.entries[entry as usize].clone();
+        if self.pseudonym_key.is_some() {
+            acceptance.reason = WITHHELD.into();
+        }
+        acceptance.note()
+    }
+
+    /// The register's expired entries as shown (case references
+    /// pseudonymised and reasons withheld when asked).
+    pub fn expired_acceptances(&self) -> Vec<crate::exceptions::Acceptance> {
+        self.register
+            .expired(self.as_of)
+            .map(|a| {
+                let mut a = a.clone();
+                if let Some(key) = self.pseudonym_key {
+                    a.case_id = a.case_id.map(|c| pseudonym(key, &c));
+                    a.reason = WITHHELD.into();
+                }
+                a
+            })
+            .collect()
+    }
+
+    /// The input warnings as shown: their details quote the extract (case
+    /// references among them), so they are withheld when pseudonymised.
+    pub fn warnings(&self) -> impl Iterator<Item = crate::source::Warning> + '_ {
+        self.ingest.warnings.iter().map(|w| crate::source::Warning {
+            detail: if self.pseudonym_key.is_some() { WITHHELD.into() } else { w.detail.clone() },
+            ..w.clone()
+        })
+    }
+
     pub fn extract(&self) -> &Extract {
         &self.ingest.extract
     }
@@ -214,7 +252,7 @@ pub fn write_rejected_csv(path: &Path, rejected: &[Rejected], withhold: bool, ex
     writer.write_record(["file", "line", "column", "value", "reason"])?;
     for r in rejected {
         let line = r.line.to_string();
-        let value = if withhold && !r.value.is_empty() { "(withheld)" } else { r.value.as_str() };
+        let value = if withhold && !r.value.is_empty() { WITHHELD } else { r.value.as_str() };
         writer.write_record([r.file.as_str(), &line, &r.column, value, &r.reason].map(|c| spreadsheet_safe(c).into_owned()))?;
     }
     writer.into_inner().map_err(|e| e.into_error())?.flush()
@@ -234,7 +272,7 @@ struct Manifest<'a> {
     findings: BTreeMap<&'static str, u64>,
     service: &'a str,
     config: Option<ConfigRecord>,
-    exceptions: Option<ExceptionsRecord<'a>>,
+    exceptions: Option<ExceptionsRecord>,
     profile_file: Option<ProfileRecord<'a>>,
     look_ahead_days: u32,
     rules_assessed: Vec<RuleSummary>,
@@ -261,12 +299,12 @@ struct ProfileRecord<'a> {
 }
 
 #[derive(Serialize)]
-struct ExceptionsRecord<'a> {
+struct ExceptionsRecord {
     path: String,
     sha256: String,
     entries: usize,
     findings_accepted: usize,
-    expired: Vec<&'a crate::exceptions::Acceptance>,
+    expired: Vec<crate::exceptions::Acceptance>,
 }
 
 #[derive(Serialize)]
@@ -294,7 +332,7 @@ struct WarningLine<'a> {
     file: &'a str,
     line: u64,
     kind: &'a str,
-    detail: &'a str,
+    detail: String,
 }
 
 /// How many warning lines the manifest lists (all are counted).
@@ -326,7 +364,7 @@ pub fn write_manifest(path: &Path, run: &RunRecord) -> std::io::Result<()> {
             sha256: run.register.sha256.clone().unwrap_or_default(),
             entries: run.register.entries.len(),
             findings_accepted: run.findings.iter().filter(|f| f.accepted.is_some()).count(),
-            expired: run.register.expired(run.as_of).collect(),
+            expired: run.expired_acceptances(),
         }),
         profile_file: run.profile_file.as_ref().map(|(path, sha256)| ProfileRecord { path, sha256 }),
         look_ahead_days: run.look_ahead_days,
@@ -346,11 +384,10 @@ pub fn write_manifest(path: &Path, run: &RunRecord) -> std::io::Result<()> {
             })
             .collect(),
         warning_lines: run
-            .ingest
-            .warnings
-            .iter()
+            .warnings()
+            .zip(&run.ingest.warnings)
             .take(MANIFEST_WARNING_LINES)
-            .map(|w| WarningLine { file: &w.file, line: w.line, kind: w.kind, detail: &w.detail })
+            .map(|(shown, w)| WarningLine { file: &w.file, line: w.line, kind: w.kind, detail: shown.detail })
             .collect(),
         warning_lines_count: run.ingest.warnings.len(),
         outputs_left_out: if run.findings_json { vec![] } else { vec!["findings.json"] },

@@ -44,12 +44,12 @@ struct Page<'a> {
     late_total: usize,
     files: Vec<FileRow<'a>>,
     ignored_files: &'a [String],
-    warning_lines: Vec<&'a crate::source::Warning>,
+    warning_lines: Vec<crate::source::Warning>,
     warnings_cut: bool,
     warnings_shown: usize,
     warnings_total: usize,
     accepted: Vec<Item>,
-    expired: Vec<&'a crate::exceptions::Acceptance>,
+    expired: Vec<crate::exceptions::Acceptance>,
     has_previous: bool,
     new_overdue: usize,
     resolved: Vec<[&'a str; 5]>,
@@ -102,6 +102,14 @@ impl Counts {
 
     fn assessed(&self) -> u64 {
         self.met + self.late + self.overdue
+    }
+
+    fn merge(&mut self, other: &Counts) {
+        self.met += other.met;
+        self.late += other.late;
+        self.overdue += other.overdue;
+        self.due += other.due;
+        self.pending += other.pending;
     }
 
     /// "120 obligations assessed, 90 met on time (75.0%), 10 overdue, 2 due within 7 days."
@@ -219,7 +227,10 @@ fn slug(name: &str) -> String {
     let readable: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).take(40).collect();
     let hash = sha2::Sha256::digest(name.as_bytes());
     let readable = readable.trim_matches('-');
-    format!("{}-{:02x}{:02x}{:02x}", if readable.is_empty() { "none" } else { readable }, hash[0], hash[1], hash[2])
+    // 64 bits of the name's hash: two names never share a page (24 bits let
+    // a crafted team name collide with a real one and stop the run).
+    let hex: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hex}", if readable.is_empty() { "none" } else { readable })
 }
 
 /// Every team name once (index 0 = no team), with each case's and
@@ -309,7 +320,51 @@ pub fn compliance(met: u64, assessed: u64) -> String {
     if assessed == 0 { "–".into() } else { format!("{:.1}%", met as f64 * 100.0 / assessed as f64) }
 }
 
-fn item(f: &Finding, run: &RunRecord) -> Item {
+/// The teams and workers that have a page of their own (at most
+/// [`MAX_PAGES`] each), by their names in findings.csv: only those are linked.
+#[derive(Default)]
+struct Paged<'a> {
+    teams: std::collections::BTreeSet<&'a str>,
+    workers: std::collections::BTreeSet<&'a str>,
+}
+
+impl Paged<'_> {
+    fn team_link(&self, team: &str, prefix: &str) -> String {
+        if self.teams.contains(team) { format!("{prefix}teams/{}.html", slug(team)) } else { String::new() }
+    }
+
+    fn worker_link(&self, worker: &str, prefix: &str) -> String {
+        if self.workers.contains(worker) { format!("{prefix}workers/{}.html", slug(worker)) } else { String::new() }
+    }
+}
+
+/// Text from the extract into HTML: handlebars' escaping of markup, and
+/// characters that would change how the page reads shown as codes instead:
+/// control characters (`\x1b`) and the invisible ones that reorder or break
+/// text (a right-to-left override turns `xe.tab` into `bat.ex`).
+fn escape_html(text: &str) -> String {
+    let hidden = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    let escaped = handlebars::html_escape(text);
+    if !escaped.chars().any(hidden) {
+        return escaped;
+    }
+    escaped
+        .chars()
+        .map(|c| match c {
+            c if c.is_control() && hidden(c) => format!("\\x{:02x}", c as u32),
+            c if hidden(c) => format!("U+{:04X}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// How many months a rule's chart shows, ending with the as-of month.
+const MONTHS_CHARTED: usize = 24;
+
+fn item(f: &Finding, run: &RunRecord, paged: &Paged) -> Item {
     let extract = run.extract();
     let rule = run.rules[f.rule as usize];
     let o = &f.obligation;
@@ -327,9 +382,9 @@ fn item(f: &Finding, run: &RunRecord) -> Item {
         }
     });
     Item {
-        team_link: format!("teams/{}.html", slug(&team_label(&row[3]))),
-        worker_link: format!("workers/{}.html", slug(&row[2])),
-        team: row[3].clone(),
+        team_link: paged.team_link(&row[3], ""),
+        worker_link: paged.worker_link(&row[2], ""),
+        team: team_label(&row[3]),
         worker: worker.unwrap_or_else(|| "(unallocated)".into()),
         case_id: row[1].clone(),
         initials: if run.pseudonym_key.is_some() {
@@ -344,7 +399,7 @@ fn item(f: &Finding, run: &RunRecord) -> Item {
         done_at: row[8].clone(),
         status: f.status.name(),
         days: row[10].clone(),
-        note: f.accepted.map_or(String::new(), |i| run.register.entries[i as usize].note()),
+        note: f.accepted.map_or(String::new(), |i| run.acceptance_note(i)),
         new: run.is_new_overdue(f),
         source: [("started", run.trigger_source(f)), ("done", run.source(o.done_event))]
             .iter()
@@ -355,10 +410,12 @@ fn item(f: &Finding, run: &RunRecord) -> Item {
     }
 }
 
-/// The order items are listed in: by team, worker, oldest due first, then
-/// case, then as in findings.csv (so by rule), also where a list is cut.
-/// Compared as one integer per finding (teams, workers and cases by the
-/// byte order of their names), since lists are cut from millions.
+/// The order items are listed in. A list cut at [`MAX_LISTED`] keeps the
+/// oldest due (then by team, worker, case, and as in findings.csv, so by
+/// rule); the index shows them grouped by team and worker, oldest due first
+/// in each, the pages oldest due first. Compared as one integer per finding
+/// (teams, workers and cases by the byte order of their names), since lists
+/// are cut from millions.
 struct ItemOrder<'a> {
     extract: &'a crate::model::Extract,
     case_team: &'a [u32],
@@ -385,22 +442,36 @@ impl<'a> ItemOrder<'a> {
         }
     }
 
+    /// Due first, then team, worker and case.
     fn key(&self, f: &Finding) -> u128 {
         // No worker or case sorts first, as the empty name would.
         let worker = f.worker.map_or(0, |w| self.extract.worker_rank[w as usize] + 1);
         let case = f.case.map_or(0, |c| self.extract.case_rank[c as usize] + 1);
         let due = chrono::Datelike::num_days_from_ce(&f.obligation.due.date()).max(0) as u32;
-        (self.team_rank[self.team(f) as usize] as u128) << 96 | (worker as u128) << 64 | (due as u128) << 32 | case as u128
+        (due as u128) << 96 | (self.team_rank[self.team(f) as usize] as u128) << 64 | (worker as u128) << 32 | case as u128
     }
 
-    /// Sorts items and keeps the first [`MAX_LISTED`]; returns how many there were.
-    fn sort(&self, chosen: &mut Vec<&Finding>) -> usize {
+    /// Team and worker before the due date: [`ItemOrder::key`] regrouped.
+    fn grouped(key: u128) -> u128 {
+        let part = |shift: u32| (key >> shift) as u32 as u128;
+        part(64) << 96 | part(32) << 64 | part(96) << 32 | part(0)
+    }
+
+    /// Keeps the oldest [`MAX_LISTED`] items and sorts them (grouped by team
+    /// and worker, or by due alone); returns how many there were.
+    fn sort(&self, chosen: &mut Vec<&Finding>, grouped: bool) -> usize {
         let total = chosen.len();
-        // Keys computed once per item, not per comparison.
+        // Keys computed once per item, not per comparison; the index breaks
+        // ties, so findings.csv's order (by rule) holds within a key.
         let mut keyed: Vec<(u128, u32)> = chosen.iter().enumerate().map(|(i, f)| (self.key(f), i as u32)).collect();
         if keyed.len() > MAX_LISTED {
             keyed.select_nth_unstable(MAX_LISTED);
             keyed.truncate(MAX_LISTED);
+        }
+        if grouped {
+            for entry in &mut keyed {
+                entry.0 = Self::grouped(entry.0);
+            }
         }
         keyed.sort_unstable();
         *chosen = keyed.iter().map(|&(_, i)| chosen[i as usize]).collect();
@@ -445,10 +516,11 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
     // extract may name millions of workers in its events alone).
     let mut worker_row = vec![u32::MAX; extract.workers.len() + 1];
     let mut worker_rule_i: Vec<Counts> = Vec::new();
-    // Each worker's teams, noted when they change (findings come by rule and
-    // case, so a worker's team repeats), then sorted and deduplicated.
-    let mut team_workers_i: Vec<(u32, usize)> = Vec::new();
-    let mut last_team = vec![u32::MAX; extract.workers.len() + 1];
+    // Counts per team and worker, for the team pages' worker rows: a
+    // worker's share of that team, not their totals. Findings come by rule
+    // and case, so runs of one (team, worker) are summed before the map.
+    let mut team_worker_i: foldhash::HashMap<(u32, usize), Counts> = Default::default();
+    let mut run_of: Option<((u32, usize), Counts)> = None;
     let mut monthly = Monthly::new(rule_count);
     let period_view = run.period != (None, None);
     let mut assessed_cases_i: Vec<Vec<u32>> = vec![Vec::new(); if period_view { rule_count } else { 0 }];
@@ -468,9 +540,18 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
             worker_rule_i.resize(worker_rule_i.len() + rule_count, Counts::default());
         }
         worker_rule_i[worker_row[worker] as usize * rule_count + rule].add(f.status);
-        if worker > 0 && last_team[worker] != team {
-            last_team[worker] = team;
-            team_workers_i.push((team, worker));
+        if worker > 0 {
+            match &mut run_of {
+                Some((key, counts)) if *key == (team, worker) => counts.add(f.status),
+                _ => {
+                    if let Some((key, counts)) = run_of.take() {
+                        team_worker_i.entry(key).or_default().merge(&counts);
+                    }
+                    let mut counts = Counts::default();
+                    counts.add(f.status);
+                    run_of = Some(((team, worker), counts));
+                }
+            }
         }
         if matches!(f.status, Status::Met | Status::Late | Status::Overdue) {
             monthly.add(rule, f.obligation.due.date(), f.status == Status::Met);
@@ -486,8 +567,9 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
             by_rule[rule].push(f);
         }
     }
-    team_workers_i.sort_unstable();
-    team_workers_i.dedup();
+    if let Some((key, counts)) = run_of.take() {
+        team_worker_i.entry(key).or_default().merge(&counts);
+    }
     let worker_name = |slot: usize| if slot == 0 { "" } else { &*extract.workers[slot - 1].id };
     let mut per_team: BTreeMap<&str, Counts> = BTreeMap::new();
     let mut team_rule: BTreeMap<(&str, usize), Counts> = BTreeMap::new();
@@ -521,9 +603,9 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
         let row = *worker_row.get(slot).filter(|&&row| row != u32::MAX)? as usize;
         Some(worker_rule_i[row * rule_count + rule]).filter(|c| c.assessed() + c.due + c.pending > 0)
     };
-    let mut team_workers: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
-    for (team, slot) in team_workers_i {
-        team_workers.entry(team_names[team as usize]).or_default().insert(worker_name(slot));
+    let mut team_workers: BTreeMap<&str, BTreeMap<&str, Counts>> = BTreeMap::new();
+    for ((team, slot), counts) in team_worker_i {
+        team_workers.entry(team_names[team as usize]).or_default().insert(worker_name(slot), counts);
     }
     let assessed_cases: Vec<Vec<&str>> = assessed_cases_i
         .into_iter()
@@ -558,24 +640,26 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
         let ratio = |r: &RuleRow| if r.assessed == 0 { 2.0 } else { r.met as f64 / r.assessed as f64 };
         rules.sort_by(|a, b| ratio(a).total_cmp(&ratio(b)).then(a.code.cmp(&b.code)));
     }
-    let mut teams: Vec<SummaryRow> =
-        per_team.iter().map(|(t, n)| n.row(team_label(t), format!("teams/{}.html", slug(&team_label(t))))).collect();
-    teams.sort_by(|a, b| a.ratio.total_cmp(&b.ratio).then(a.name.cmp(&b.name)));
     // Pages for the worst teams and the workers with most overdue, at most MAX_PAGES each.
-    let paged_teams: std::collections::BTreeSet<String> = teams.iter().take(MAX_PAGES).map(|t| t.name.clone()).collect();
-    for team in teams.iter_mut().skip(MAX_PAGES) {
-        team.link.clear();
-    }
+    let mut team_order: Vec<(&str, SummaryRow)> = per_team.iter().map(|(t, n)| (*t, n.row(team_label(t), String::new()))).collect();
+    team_order.sort_by(|a, b| a.1.ratio.total_cmp(&b.1.ratio).then(a.1.name.cmp(&b.1.name)).then(a.0.cmp(b.0)));
     let mut worker_order: Vec<(&str, &Counts)> = per_worker.iter().map(|(w, c)| (*w, c)).collect();
     worker_order.sort_by(|a, b| b.1.overdue.cmp(&a.1.overdue).then(a.0.cmp(b.0)));
-    let paged_workers: std::collections::BTreeSet<&str> = worker_order.iter().take(MAX_PAGES).map(|(w, _)| *w).collect();
-    teams.truncate(MAX_LISTED);
+    let paged = Paged {
+        teams: team_order.iter().take(MAX_PAGES).map(|(t, _)| *t).collect(),
+        workers: worker_order.iter().take(MAX_PAGES).map(|(w, _)| *w).collect(),
+    };
+    let teams: Vec<SummaryRow> =
+        team_order.into_iter().take(MAX_LISTED).map(|(t, row)| SummaryRow { link: paged.team_link(t, ""), ..row }).collect();
 
     // The period view: trends and the audit sample.
     let mut trends = Vec::new();
     for (index, rule) in run.rules.iter().enumerate() {
-        let months = monthly.of_rule(index);
-        let months = &months[months.len().saturating_sub(24)..];
+        // Months after the as-of date hold only what was done early (always
+        // 100%): the chart ends at the as-of month and shows the last 24.
+        let as_of_month = (chrono::Datelike::year(&run.as_of), chrono::Datelike::month(&run.as_of));
+        let months: Vec<_> = monthly.of_rule(index).into_iter().filter(|(month, _)| *month <= as_of_month).collect();
+        let months = &months[months.len().saturating_sub(MONTHS_CHARTED)..];
         if months.len() < 2 {
             continue;
         }
@@ -615,11 +699,11 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
 
     let mut action_findings: Vec<&Finding> =
         run.findings.iter().filter(|f| matches!(f.status, Status::Overdue | Status::Due) && f.accepted.is_none()).collect();
-    let action_total = order.sort(&mut action_findings);
-    let action: Vec<Item> = action_findings.into_iter().map(|f| item(f, run)).collect();
+    let action_total = order.sort(&mut action_findings, true);
+    let action: Vec<Item> = action_findings.into_iter().map(|f| item(f, run, &paged)).collect();
     let mut late_findings: Vec<&Finding> = run.findings.iter().filter(|f| f.status == Status::Late && f.accepted.is_none()).collect();
-    let late_total = order.sort(&mut late_findings);
-    let late: Vec<Item> = late_findings.into_iter().map(|f| item(f, run)).collect();
+    let late_total = order.sort(&mut late_findings, true);
+    let late: Vec<Item> = late_findings.into_iter().map(|f| item(f, run, &paged)).collect();
     let period_text = match run.period {
         (None, None) => "Period: all obligations in the extract.".to_string(),
         (from, to) => format!(
@@ -674,7 +758,7 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
         late,
         files,
         ignored_files: &run.ingest.ignored_files,
-        warning_lines: run.ingest.warnings.iter().take(MAX_LISTED).collect(),
+        warning_lines: run.warnings().take(MAX_LISTED).collect(),
         warnings_cut: warnings_total > MAX_LISTED,
         warnings_shown: warnings_total.min(MAX_LISTED),
         warnings_total,
@@ -683,9 +767,9 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
             .iter()
             .filter(|f| f.accepted.is_some() && f.status != Status::Met)
             .take(MAX_LISTED)
-            .map(|f| item(f, run))
+            .map(|f| item(f, run, &paged))
             .collect(),
-        expired: run.register.expired(run.as_of).collect(),
+        expired: run.expired_acceptances(),
         has_previous: run.previous.folder.is_some(),
         new_overdue: run.new_overdue.len(),
         resolved_total: resolved.len(),
@@ -700,6 +784,7 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
         findings_json: run.findings_json,
     };
     let mut handlebars = handlebars::Handlebars::new();
+    handlebars.register_escape_fn(escape_html);
     handlebars.set_strict_mode(true);
     handlebars.register_partial("head", HEAD).map_err(std::io::Error::other)?;
     handlebars.register_template_string("index", TEMPLATE).map_err(std::io::Error::other)?;
@@ -717,8 +802,8 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
                summary: Vec<SummaryRow>,
                items_title: &'static str,
                mut chosen: Vec<&Finding>| {
-        let total = order.sort(&mut chosen);
-        let items: Vec<Item> = chosen.into_iter().map(|f| item(f, run)).collect();
+        let total = order.sort(&mut chosen, false);
+        let items: Vec<Item> = chosen.into_iter().map(|f| item(f, run, &paged)).collect();
         SubPage {
             service: run.service,
             tool_version: env!("CARGO_PKG_VERSION"),
@@ -750,14 +835,14 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
     };
     let team_pages: Vec<(&str, &Counts, Vec<&Finding>)> = per_team
         .iter()
-        .filter(|(t, _)| paged_teams.contains(&team_label(t)))
+        .filter(|(t, _)| paged.teams.contains(*t))
         .map(|(team, counts)| (*team, counts, by_team.remove(team).unwrap_or_default()))
         .collect();
     {
         use rayon::prelude::*;
         team_pages.into_par_iter().try_for_each(|(team, counts, chosen)| {
-            let workers = team_workers.get(team).into_iter().flatten().filter_map(|w| per_worker.get(w).map(|n| (w, n))).map(|(w, n)| {
-                let link = if paged_workers.contains(w) { format!("../workers/{}.html", slug(w)) } else { String::new() };
+            let workers = team_workers.get(team).into_iter().flatten().map(|(w, n)| {
+                let link = paged.worker_link(w, "../");
                 n.row(if w.is_empty() { "(unallocated)".into() } else { w.to_string() }, link)
             });
             let mut summary = rule_rows(&|i| team_rule.get(&(team, i)).copied());
@@ -772,13 +857,13 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
                 "Needs action: overdue and due soon",
                 chosen,
             );
-            render(&handlebars, "page", &page, &folder.join("teams").join(format!("{}.html", slug(&team_label(team)))))
+            render(&handlebars, "page", &page, &folder.join("teams").join(format!("{}.html", slug(team))))
         })?;
     }
     // Worker pages: thousands at national scale, so rendered on every core.
     let worker_pages: Vec<(&str, &Counts, Vec<&Finding>)> = per_worker
         .iter()
-        .filter(|(w, _)| paged_workers.contains(*w))
+        .filter(|(w, _)| paged.workers.contains(*w))
         .map(|(worker, counts)| (*worker, counts, by_worker.remove(worker).unwrap_or_default()))
         .collect();
     {
@@ -804,7 +889,7 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
         let summary: Vec<SummaryRow> = rule_team
             .range((index, "")..)
             .take_while(|((i, _), _)| *i == index)
-            .map(|((_, t), c)| c.row(team_label(t), format!("../teams/{}.html", slug(&team_label(t)))))
+            .map(|((_, t), c)| c.row(team_label(t), paged.team_link(t, "../")))
             .collect();
         let page = sub(
             format!("{} — {}", rule.label(), rule.title),

@@ -92,7 +92,7 @@ impl RowText {
         if let Some(i) = f.accepted {
             self.text.push_str("yes");
             end(self);
-            self.text.push_str(&run.register.entries[i as usize].note());
+            self.text.push_str(&run.acceptance_note(i));
         } else {
             end(self);
         }
