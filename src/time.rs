@@ -373,15 +373,21 @@ pub fn parse_moment(text: &str) -> Result<Moment, DateError> {
     if text.len() <= 10 {
         return parse_date(text).map(Moment::date_only);
     }
+    parse_date_time(text).map_err(|e| match e {
+        // A zoned bare date (`2024-05-01Z`, `2024-05-01 BST`) is still zoned.
+        DateError::Invalid
+            if text.is_char_boundary(10) && parse_date(&text[..10]).is_ok() && is_zone_designator(&text.as_bytes()[10..]) =>
+        {
+            DateError::NotLocalTime
+        }
+        other => other,
+    })
+}
+
+/// [`parse_moment`] for a value longer than a date.
+fn parse_date_time(text: &str) -> Result<Moment, DateError> {
     let b = text.as_bytes();
-    if !text.is_char_boundary(10) {
-        return Err(DateError::Invalid);
-    }
-    // A zoned bare date (`2024-05-01Z`, `2024-05-01+01:00`) is still zoned.
-    if parse_date(&text[..10]).is_ok() && is_zone_designator(&b[10..]) {
-        return Err(DateError::NotLocalTime);
-    }
-    if b[10] != b'T' && b[10] != b' ' && b[10] != b't' {
+    if !text.is_char_boundary(10) || (b[10] != b'T' && b[10] != b' ' && b[10] != b't') {
         return Err(DateError::Invalid);
     }
     let date = parse_date(&text[..10]);
@@ -459,6 +465,7 @@ mod tests {
             "2024-01-0510:00",
             "2024-02-30",
             "2024-01-05T25:00",
+            "2024-01-0\u{e9}5 10:00",
             "05/01/2024",
             "2024-01-05T10:00x",
         ] {
@@ -470,6 +477,7 @@ mod tests {
             "2024-01-05T10:00+0100",
             "2024-01-05 10:00 BST",
             "2024-01-05Z",
+            "2024-01-05 BST",
             "2024-01-05+01:00",
             "2024-01-05T10:00:45 Europe/London",
         ] {
