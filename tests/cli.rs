@@ -432,6 +432,26 @@ fn report_lists_keep_the_oldest_links_resolve_and_team_pages_count_their_own_sha
 }
 
 #[test]
+fn month_by_month_charts_end_at_the_as_of_month() {
+    let w = Workdir::new();
+    w.write("cases.csv", "case_id,team,case_type,opened_on\nC1,North,yro,2024-01-02\n");
+    // Recorded on time in April and May, and one dated after the as-of date
+    // (the extract is taken as it is): its month would always show 100%.
+    w.write(
+        "events.csv",
+        "event_id,case_id,worker_id,event_type,occurred_at,recorded_at\n\
+         E1,C1,W1,cmm.risk_review,2024-04-10T10:00,2024-04-11T10:00\n\
+         E2,C1,W1,cmm.risk_review,2024-05-10T10:00,2024-05-11T10:00\n\
+         E3,C1,W1,cmm.risk_review,2024-07-20T10:00,2024-07-20T11:00\n",
+    );
+    assert_eq!(w.audit("r", &[]).status.code(), Some(0));
+    let html = w.read("r/index.html");
+    let chart =
+        html.split("REC001 compliance by month: ").nth(1).map(|rest| &rest[..rest.find('<').unwrap()]).unwrap_or_else(|| panic!("{html}"));
+    assert_eq!(chart, "2024-04 100.0%, 2024-05 100.0%");
+}
+
+#[test]
 fn a_second_run_on_the_same_reports_folder_exits_5() {
     let w = Workdir::new();
     w.minimal();
