@@ -222,7 +222,7 @@ pub fn audit(plan: &Plan) -> Result<Summary, Failure> {
     let findings = findings::judge(obligations, &assessed, extract, &judgement, &register);
     phases.done("findings");
     let reports = plan.out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let previous = output::Previous::load(reports);
+    let previous = output::Previous::load(reports, plan.pseudonym_key.is_some());
     let mut run = output::RunRecord {
         ingest: &ingest,
         rules: &assessed,

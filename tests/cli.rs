@@ -776,6 +776,9 @@ fn pseudonymised_outputs_hide_case_references_and_initials() {
          CMM002,SECRET-CASE-1,,,Jamie moved,A. Manager,2024-01-03,2024-02-01\n",
     );
     let input = w.input();
+    // A run without pseudonyms just before, in the same reports folder: its
+    // rows must not reach the shared run's changes or report.
+    assert_eq!(w.audit("internal", &[]).status.code(), Some(0));
     let out = w.reports().join("shared");
     let args = ["run", "--input", input.to_str().unwrap(), "--as-of", "2024-06-10", "--out", out.to_str().unwrap(), "--pseudonymise"];
     let o = Command::new(env!("CARGO_BIN_EXE_yjaudit")).args(args).output().unwrap();

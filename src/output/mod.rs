@@ -80,8 +80,17 @@ pub struct Previous {
 
 impl Previous {
     /// Reads `<reports>/latest/findings.csv`, keeping its overdue rows.
-    pub fn load(reports: &Path) -> Previous {
+    /// Only a run made the same way counts: a pseudonymised run's ids are
+    /// made from pseudonyms, and its changes must never show the real case
+    /// references of a run that was not (nor the reverse).
+    pub fn load(reports: &Path, pseudonymised: bool) -> Previous {
         let folder = reports.join("latest");
+        let manifest: Option<serde_json::Value> =
+            std::fs::read(folder.join("manifest.json")).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        let was_pseudonymised = manifest.as_ref().and_then(|m| m["pseudonymised"].as_bool()).unwrap_or(false);
+        if manifest.is_none() || was_pseudonymised != pseudonymised {
+            return Previous::default();
+        }
         let Ok(mut reader) = csv::Reader::from_path(folder.join("findings.csv")) else { return Previous::default() };
         let Ok(header) = reader.headers().cloned() else { return Previous::default() };
         let at = |name: &str| header.iter().position(|h| h == name);
@@ -280,6 +289,8 @@ struct Manifest<'a> {
     warning_lines_count: usize,
     /// Contract outputs not written because the run was asked not to.
     outputs_left_out: Vec<&'static str>,
+    /// Case references replaced by pseudonyms (`--pseudonymise`).
+    pseudonymised: bool,
 }
 
 #[derive(Serialize)]
@@ -391,6 +402,7 @@ pub fn write_manifest(path: &Path, run: &RunRecord) -> std::io::Result<()> {
             .collect(),
         warning_lines_count: run.ingest.warnings.len(),
         outputs_left_out: if run.findings_json { vec![] } else { vec!["findings.json"] },
+        pseudonymised: run.pseudonym_key.is_some(),
     };
     let mut out = create(path)?;
     serde_json::to_writer_pretty(&mut out, &manifest)?;
