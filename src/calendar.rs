@@ -14,6 +14,10 @@ use chrono::{Datelike, Days, NaiveDate, Weekday};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+/// The published England and Wales list (GOV.UK), which a calendar folder
+/// must hold; other `*bank-holidays*.csv` files add years it does not cover.
+pub const PUBLISHED_LIST: &str = "england-and-wales-bank-holidays.csv";
+
 /// Last day the table covers: well past the last accepted input date so
 /// deadlines from late dates still resolve.
 pub const CALENDAR_END: NaiveDate = NaiveDate::from_ymd_opt(2110, 12, 31).unwrap();
@@ -85,6 +89,7 @@ impl Calendar {
     pub fn load(folder: &Path) -> Result<Calendar, CalendarError> {
         let mut listed = Vec::new();
         let mut closures = Vec::new();
+        let mut published = false;
         let mut names: Vec<PathBuf> = match std::fs::read_dir(folder) {
             Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).collect(),
             Err(e) => {
@@ -102,10 +107,24 @@ impl Calendar {
                 continue;
             }
             if name.contains("bank-holidays") {
-                listed.extend(read_day_list(&path, DaySource::Listed)?);
+                let days = read_day_list(&path, DaySource::Listed)?;
+                published |= name == PUBLISHED_LIST && !days.is_empty();
+                listed.extend(days);
             } else if name.starts_with("closure-days") {
                 closures.extend(read_day_list(&path, DaySource::Closure)?);
             }
+        }
+        // Computed holidays cannot stand in for the published list: one-off
+        // days (the State Funeral on 19 September 2022) would be working days.
+        if !published {
+            return Err(CalendarError {
+                path: folder.to_path_buf(),
+                line: 0,
+                message: format!(
+                    "holds no bank holidays in {PUBLISHED_LIST}: the published list (date,title; yjaudit bundles one) \
+                     must be there, or its years' one-off holidays would count as working days"
+                ),
+            });
         }
         Ok(Calendar::new(listed, closures))
     }

@@ -29,8 +29,14 @@ pub struct Acceptance {
 }
 
 impl Acceptance {
+    /// Accepted by the as-of date and not yet expired: an audit as of a
+    /// date knows only what had been accepted by then.
     pub fn in_force(&self, as_of: NaiveDate) -> bool {
-        self.until.is_none_or(|until| until >= as_of)
+        self.accepted_on.is_none_or(|on| on <= as_of) && !self.has_expired(as_of)
+    }
+
+    pub fn has_expired(&self, as_of: NaiveDate) -> bool {
+        self.until.is_some_and(|until| until < as_of)
     }
 
     /// "by A. Manager on 2024-05-01, until 2024-12-31: reason"
@@ -159,6 +165,6 @@ impl Register {
     }
 
     pub fn expired(&self, as_of: NaiveDate) -> impl Iterator<Item = &Acceptance> {
-        self.entries.iter().filter(move |a| !a.in_force(as_of))
+        self.entries.iter().filter(move |a| a.has_expired(as_of))
     }
 }

@@ -273,6 +273,21 @@ fn usage_and_rule_file_errors_exit_2() {
     let o = w.audit("r", &["--rules", rules.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("X.toml:8:") && stderr(&o).contains("did you mean `supervision`?"), "{}", stderr(&o));
+
+    // Rules without the published bank holidays would silently treat one-off
+    // holidays as working days: refused, as is a list with only its header.
+    let bundled = w.dir.path().join("bundled");
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"), &bundled);
+    let holidays = bundled.join("calendar/england-and-wales-bank-holidays.csv");
+    for content in [None, Some("date,title\n")] {
+        match content {
+            None => std::fs::remove_file(&holidays).unwrap(),
+            Some(text) => std::fs::write(&holidays, text).unwrap(),
+        }
+        let o = w.audit("r", &["--rules", bundled.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("holds no bank holidays"), "{}", stderr(&o));
+    }
 }
 
 #[test]
@@ -653,7 +668,11 @@ fn each_obligation_is_judged_by_the_policy_version_in_force_when_its_clock_start
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap().flatten() {
-        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
     }
 }
 
@@ -669,7 +688,8 @@ fn accepted_exceptions_keep_their_status_but_leave_the_action_list() {
         "exceptions.csv",
         "rule,case_id,worker_id,trigger_event_id,reason,accepted_by,accepted_on,until\n\
          TRF001,C1,,,Placement breakdown: transfer refused by the home YJS,A. Manager,2024-04-12,2024-12-31\n\
-         TRF001,C2,,,Awaiting court,A. Manager,2024-04-12,2024-05-31\n",
+         TRF001,C2,,,Awaiting court,A. Manager,2024-04-12,2024-05-31\n\
+         TRF002,C1,,,Accepted after the as-of date,A. Manager,2024-07-01,\n",
     );
     let o = w.audit("r", &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -693,6 +713,8 @@ fn accepted_exceptions_keep_their_status_but_leave_the_action_list() {
     assert_eq!(manifest["findings"]["overdue"], 4, "accepted findings still count (TRF001 and TRF002 for each case)");
     assert_eq!(manifest["exceptions"]["findings_accepted"], 1);
     assert_eq!(manifest["exceptions"]["expired"][0]["case_id"], "C2");
+    assert_eq!(manifest["exceptions"]["expired"].as_array().unwrap().len(), 1, "one accepted later is not expired, only not yet known");
+    assert!(!findings.contains("Accepted after the as-of date"), "an audit as of a date knows only what was accepted by then");
 
     w.write("exceptions.csv", "rule,case_id,reason,accepted_by\nTRF01,C1,x,y\n");
     let o = w.audit("r", &[]);
