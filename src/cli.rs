@@ -54,13 +54,22 @@ enum Command {
     #[command(after_help = AFTER_HELP)]
     Run(RunArgs),
     /// Validate an extract: report rows read, used and rejected; write nothing.
+    #[command(
+        after_help = "Examples:\n  yjaudit check --input /data/extract                   exit 0: usable (rows may still be rejected)\n  yjaudit check --input /data/export --profile mosaic   a Mosaic export, read through its profile\n\nExit status: 0 usable, 3 unusable (missing file or column, unreadable encoding), 2 usage error."
+    )]
     Check(InputArgs),
     /// List or explain the rules.
+    #[command(
+        after_help = "Examples:\n  yjaudit rules list\n  yjaudit rules list --format json --config yjaudit.toml\n  yjaudit rules explain CMM001"
+    )]
     Rules {
         #[command(subcommand)]
         command: RulesCommand,
     },
     /// Write a synthetic canonical extract (seeded, reproducible) for trials and benchmarks.
+    #[command(
+        after_help = "Examples:\n  yjaudit generate --cases 100000 --seed 1 --as-of 2026-11-23 --out /tmp/extract\n  yjaudit run --input /tmp/extract --as-of 2026-11-23\n  yjaudit generate --from sample-data/canonical --layout childview --out /tmp/childview   the same extract as ChildView lays it out"
+    )]
     Generate(GenerateArgs),
     /// Start a source profile for a new export.
     Profile {
