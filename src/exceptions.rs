@@ -41,6 +41,11 @@ impl Acceptance {
 
     /// "by A. Manager on 2024-05-01, until 2024-12-31: reason"
     pub fn note(&self) -> String {
+        self.note_with_reason(&self.reason)
+    }
+
+    /// [`Acceptance::note`] with another reason shown (withheld, say).
+    pub fn note_with_reason(&self, reason: &str) -> String {
         let mut text = format!("accepted by {}", self.accepted_by);
         if let Some(on) = self.accepted_on {
             text += &format!(" on {on}");
@@ -48,7 +53,7 @@ impl Acceptance {
         if let Some(until) = self.until {
             text += &format!(" until {until}");
         }
-        format!("{text}: {}", self.reason)
+        format!("{text}: {reason}")
     }
 
     pub fn matches(&self, rule: &str, case_id: &str, worker_id: &str, trigger_event_id: &str) -> bool {

@@ -44,16 +44,28 @@ pub fn escape_bytes(raw: &[u8]) -> String {
     out
 }
 
-/// A whole message or report as printed: control characters escaped, line
-/// ends and tabs kept. Values inside are escaped and cut already; this
-/// catches what is not a value, such as a folder name given on the command
-/// line, so nothing printed can drive a terminal.
+/// A whole message, report or page as shown: control characters as `\x1b`
+/// and the invisible characters that reorder or break text (a right-to-left
+/// override turns `xe.tab` into `bat.ex`) as `U+202E`; line ends and tabs
+/// kept. Values inside messages are escaped and cut already; this catches
+/// what is not a value, such as a folder name given on the command line, so
+/// nothing shown can drive a terminal or disguise itself.
 pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
-    let is_hostile = |c: char| c.is_control() && c != '\n' && c != '\t';
-    if !text.chars().any(is_hostile) {
+    let is_control = |c: char| c.is_control() && c != '\n' && c != '\t';
+    let is_hidden = |c: char| {
+        is_control(c) || matches!(c, '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(is_hidden) {
         return text.into();
     }
-    text.chars().map(|c| if is_hostile(c) { format!("\\x{:02x}", c as u32) } else { c.to_string() }).collect::<String>().into()
+    text.chars()
+        .map(|c| match c {
+            c if is_control(c) => format!("\\x{:02x}", c as u32),
+            c if is_hidden(c) => format!("U+{:04X}", c as u32),
+            c => c.to_string(),
+        })
+        .collect::<String>()
+        .into()
 }
 
 /// A spreadsheet would read a cell starting with these as a formula.

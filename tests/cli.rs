@@ -53,6 +53,20 @@ impl Workdir {
     }
 }
 
+/// Every file a run wrote: the top of the report folder and its page folders.
+fn report_files(report: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for dir in ["", "teams", "workers", "rules"] {
+        files.extend(std::fs::read_dir(report.join(dir)).unwrap().flatten().map(|e| e.path()).filter(|p| p.is_file()));
+    }
+    files
+}
+
+/// index.html and every team, worker and rule page.
+fn report_pages(report: &Path) -> Vec<PathBuf> {
+    report_files(report).into_iter().filter(|p| p.extension().is_some_and(|e| e == "html")).collect()
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -426,11 +440,7 @@ fn report_lists_keep_the_oldest_links_resolve_and_team_pages_count_their_own_sha
         std::fs::read_dir(report.join("teams")).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
     assert!(teams.iter().any(|t| t.starts_with("none-")) && teams.iter().any(|t| t.starts_with("no-team-")), "{teams:?}");
     assert_eq!(teams.len(), 500, "pages for the worst 500 teams");
-    let mut pages = vec![report.join("index.html")];
-    for dir in ["teams", "workers", "rules"] {
-        pages.extend(std::fs::read_dir(report.join(dir)).unwrap().flatten().map(|e| e.path()));
-    }
-    for page in &pages {
+    for page in &report_pages(&report) {
         let text = std::fs::read_to_string(page).unwrap();
         for link in text.split("href=\"").skip(1).map(|rest| &rest[..rest.find('"').unwrap()]) {
             let target = page.parent().unwrap().join(link);
@@ -533,10 +543,7 @@ fn input_text_is_escaped_in_the_report() {
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(html.contains("Te\\x1b[31mam") && html.contains("U+202EBA"), "{html}");
     // Every page: the summary and each team, worker and rule page.
-    let mut pages = vec![w.reports().join("r/index.html")];
-    for dir in ["teams", "workers", "rules"] {
-        pages.extend(std::fs::read_dir(w.reports().join("r").join(dir)).unwrap().flatten().map(|e| e.path()));
-    }
+    let pages = report_pages(&w.reports().join("r"));
     assert!(pages.len() >= 4, "a page per assessed rule, team and worker: {pages:?}");
     for page in pages {
         let html = std::fs::read_to_string(&page).unwrap();
@@ -807,10 +814,7 @@ fn pseudonymised_outputs_hide_case_references_and_initials() {
     assert_eq!(o.status.code(), Some(2), "no key, no pseudonyms");
     let o = Command::new(env!("CARGO_BIN_EXE_yjaudit")).args(args).env("YJAUDIT_PSEUDONYM_KEY", "a-long-service-secret").output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let mut files = vec![w.reports().join("shared/manifest.json")];
-    for dir in ["", "teams", "workers", "rules"] {
-        files.extend(std::fs::read_dir(w.reports().join("shared").join(dir)).unwrap().flatten().map(|e| e.path()).filter(|p| p.is_file()));
-    }
+    let files = report_files(&w.reports().join("shared"));
     assert!(files.len() > 8, "{files:?}");
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();

@@ -185,11 +185,8 @@ impl RunRecord<'_> {
     /// An accepted exception's note as written out: its reason, free text
     /// that may name a child, withheld from pseudonymised outputs.
     pub fn acceptance_note(&self, entry: u32) -> String {
-        let mut acceptance = self.register.entries[entry as usize].clone();
-        if self.pseudonym_key.is_some() {
-            acceptance.reason = WITHHELD.into();
-        }
-        acceptance.note()
+        let acceptance = &self.register.entries[entry as usize];
+        acceptance.note_with_reason(if self.pseudonym_key.is_some() { WITHHELD } else { &acceptance.reason })
     }
 
     /// The register's expired entries as shown (case references
@@ -208,13 +205,15 @@ impl RunRecord<'_> {
             .collect()
     }
 
-    /// The input warnings as shown: their details quote the extract (case
-    /// references among them), so they are withheld when pseudonymised.
-    pub fn warnings(&self) -> impl Iterator<Item = crate::source::Warning> + '_ {
-        self.ingest.warnings.iter().map(|w| crate::source::Warning {
-            detail: if self.pseudonym_key.is_some() { WITHHELD.into() } else { w.detail.clone() },
-            ..w.clone()
-        })
+    /// The first `n` input warnings as shown: their details quote the
+    /// extract (case references among them), so they are withheld when
+    /// pseudonymised.
+    pub fn warning_lines(&self, n: usize) -> Vec<WarningLine<'_>> {
+        let withhold = self.pseudonym_key.is_some();
+        let warnings = self.ingest.warnings.iter().take(n);
+        warnings
+            .map(|w| WarningLine { file: &w.file, line: w.line, kind: w.kind, detail: if withhold { WITHHELD } else { &w.detail } })
+            .collect()
     }
 
     pub fn extract(&self) -> &Extract {
@@ -338,12 +337,13 @@ struct RuleSummary {
     overridden: BTreeMap<String, String>,
 }
 
+/// An input warning as the manifest and the report show it.
 #[derive(Serialize)]
-struct WarningLine<'a> {
+pub struct WarningLine<'a> {
     file: &'a str,
     line: u64,
     kind: &'a str,
-    detail: String,
+    detail: &'a str,
 }
 
 /// How many warning lines the manifest lists (all are counted).
@@ -394,12 +394,7 @@ pub fn write_manifest(path: &Path, run: &RunRecord) -> std::io::Result<()> {
                 overridden: r.overridden.clone(),
             })
             .collect(),
-        warning_lines: run
-            .warnings()
-            .zip(&run.ingest.warnings)
-            .take(MANIFEST_WARNING_LINES)
-            .map(|(shown, w)| WarningLine { file: &w.file, line: w.line, kind: w.kind, detail: shown.detail })
-            .collect(),
+        warning_lines: run.warning_lines(MANIFEST_WARNING_LINES),
         warning_lines_count: run.ingest.warnings.len(),
         outputs_left_out: if run.findings_json { vec![] } else { vec!["findings.json"] },
         pseudonymised: run.pseudonym_key.is_some(),

@@ -44,7 +44,7 @@ struct Page<'a> {
     late_total: usize,
     files: Vec<FileRow<'a>>,
     ignored_files: &'a [String],
-    warning_lines: Vec<crate::source::Warning>,
+    warning_lines: Vec<super::WarningLine<'a>>,
     warnings_cut: bool,
     warnings_shown: usize,
     warnings_total: usize,
@@ -338,27 +338,12 @@ impl Paged<'_> {
     }
 }
 
-/// Text from the extract into HTML: handlebars' escaping of markup, and
-/// characters that would change how the page reads shown as codes instead:
-/// control characters (`\x1b`) and the invisible ones that reorder or break
-/// text (a right-to-left override turns `xe.tab` into `bat.ex`).
+/// Text from the extract into HTML: handlebars' escaping of markup, then
+/// control and invisible characters shown as codes ([`escape_controls`]).
+///
+/// [`escape_controls`]: crate::text::escape_controls
 fn escape_html(text: &str) -> String {
-    let hidden = |c: char| {
-        (c.is_control() && c != '\n' && c != '\t')
-            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    };
-    let escaped = handlebars::html_escape(text);
-    if !escaped.chars().any(hidden) {
-        return escaped;
-    }
-    escaped
-        .chars()
-        .map(|c| match c {
-            c if c.is_control() && hidden(c) => format!("\\x{:02x}", c as u32),
-            c if hidden(c) => format!("U+{:04X}", c as u32),
-            c => c.to_string(),
-        })
-        .collect()
+    crate::text::escape_controls(&handlebars::html_escape(text)).into_owned()
 }
 
 /// How many months a rule's chart shows, ending with the as-of month.
@@ -758,7 +743,7 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
         late,
         files,
         ignored_files: &run.ingest.ignored_files,
-        warning_lines: run.warnings().take(MAX_LISTED).collect(),
+        warning_lines: run.warning_lines(MAX_LISTED),
         warnings_cut: warnings_total > MAX_LISTED,
         warnings_shown: warnings_total.min(MAX_LISTED),
         warnings_total,
