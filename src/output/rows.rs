@@ -244,8 +244,8 @@ fn json_row(row: &RowText, keys: &[Vec<u8>], out: &mut Vec<u8>, first: bool) {
 
 /// A chunk of rows as CSV and (unless left out) JSON, each row formatted once.
 fn render(run: &RunRecord, chunk: &[Finding], first: bool, buffers: &Buffers) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
-    let mut csv = buffers.take(chunk.len() * 150);
-    let mut json = if run.findings_json { buffers.take(chunk.len() * 400) } else { Vec::new() };
+    let mut csv = buffers.take(File::Csv, chunk.len() * 160);
+    let mut json = if run.findings_json { buffers.take(File::Json, chunk.len() * 400) } else { Vec::new() };
     let mut row = RowText::default();
     let keys = json_keys();
     for (n, f) in chunk.iter().enumerate() {
@@ -258,21 +258,29 @@ fn render(run: &RunRecord, chunk: &[Finding], first: bool, buffers: &Buffers) ->
     Ok((csv, json))
 }
 
+#[derive(Clone, Copy)]
+enum File {
+    Csv,
+    Json,
+}
+
 /// Rendered chunks' buffers, handed back by the writers and used again:
-/// fresh memory for every chunk would be gigabytes of page faults.
+/// fresh memory for every chunk would be gigabytes of page faults. One pool
+/// per file: a CSV chunk's buffer is too small for a JSON chunk, and
+/// growing it copies its whole old capacity (megabytes a chunk).
 #[derive(Default)]
-struct Buffers(std::sync::Mutex<Vec<Vec<u8>>>);
+struct Buffers([std::sync::Mutex<Vec<Vec<u8>>>; 2]);
 
 impl Buffers {
-    fn take(&self, capacity: usize) -> Vec<u8> {
-        let mut buffer = self.0.lock().expect("no panic holds the lock").pop().unwrap_or_default();
+    fn take(&self, file: File, capacity: usize) -> Vec<u8> {
+        let mut buffer = self.0[file as usize].lock().expect("no panic holds the lock").pop().unwrap_or_default();
         buffer.clear();
         buffer.reserve(capacity);
         buffer
     }
 
-    fn give_back(&self, buffer: Vec<u8>) {
-        self.0.lock().expect("no panic holds the lock").push(buffer);
+    fn give_back(&self, file: File, buffer: Vec<u8>) {
+        self.0[file as usize].lock().expect("no panic holds the lock").push(buffer);
     }
 }
 
@@ -302,7 +310,7 @@ pub fn write_findings(csv_path: &Path, json_path: Option<&Path>, run: &RunRecord
             for group in csv_receive {
                 for bytes in group {
                     csv_out.write_all(&bytes)?;
-                    buffers.give_back(bytes);
+                    buffers.give_back(File::Csv, bytes);
                 }
             }
             csv_out.flush()
@@ -312,7 +320,7 @@ pub fn write_findings(csv_path: &Path, json_path: Option<&Path>, run: &RunRecord
             for group in json_receive {
                 for bytes in group {
                     json_out.write_all(&bytes)?;
-                    buffers.give_back(bytes);
+                    buffers.give_back(File::Json, bytes);
                 }
             }
             json_out.write_all(if run.findings.is_empty() { b"]\n" } else { b"\n]\n" })?;
