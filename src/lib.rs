@@ -16,6 +16,7 @@ pub mod findings;
 pub mod generate;
 pub mod kinds;
 pub mod layout;
+pub mod memory;
 pub mod model;
 pub mod output;
 pub mod rules;
