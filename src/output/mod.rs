@@ -136,7 +136,7 @@ impl Previous {
     }
 }
 
-impl RunRecord<'_> {
+impl<'a> RunRecord<'a> {
     /// A finding's row as written (case references pseudonymised if asked).
     pub fn row(&self, f: &Finding) -> [String; 11] {
         let mut row = crate::findings::row(f, self.rules, self.extract());
@@ -216,7 +216,7 @@ impl RunRecord<'_> {
             .collect()
     }
 
-    pub fn extract(&self) -> &Extract {
+    pub fn extract(&self) -> &'a Extract {
         &self.ingest.extract
     }
 

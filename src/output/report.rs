@@ -8,6 +8,7 @@
 use super::RunRecord;
 use crate::findings::{Finding, Status};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -55,7 +56,8 @@ struct Page<'a> {
     new_overdue: usize,
     resolved: Vec<[&'a str; 5]>,
     resolved_total: usize,
-    teams: Vec<SummaryRow>,
+    /// The team rows ([`summary_rows`]).
+    teams: String,
     trends: Vec<Trend>,
     samples: Vec<Sample>,
     sample_seed: u64,
@@ -212,7 +214,8 @@ struct SubPage<'a> {
     summary_title: &'static str,
     summary_caption: &'static str,
     summary_first: &'static str,
-    summary: Vec<SummaryRow>,
+    /// The summary table's rows ([`summary_rows`]).
+    summary: String,
     items_title: &'static str,
     items: String,
     items_cut: bool,
@@ -260,8 +263,8 @@ fn team_indices<'a>(run: &'a RunRecord) -> (Vec<&'a str>, Vec<u32>, Vec<u32>) {
     (names, case_team, worker_team)
 }
 
-fn team_label(team: &str) -> String {
-    if team.is_empty() { "(no team)".into() } else { team.to_string() }
+fn team_label(team: &str) -> &str {
+    if team.is_empty() { "(no team)" } else { team }
 }
 
 #[derive(Serialize)]
@@ -287,14 +290,16 @@ struct NotAssessedRow<'a> {
     reason: &'a str,
 }
 
-/// One finding as the report lists it.
-struct Item {
-    team: String,
-    worker: String,
-    case_id: String,
-    initials: String,
-    rule: String,
-    title: String,
+/// One finding as the report lists it. Borrowed from the extract and the
+/// rules where the text is theirs as it stands (a national run's pages list
+/// millions of items, each once made and written).
+struct Item<'a> {
+    team: Cow<'a, str>,
+    worker: Cow<'a, str>,
+    case_id: Cow<'a, str>,
+    initials: &'a str,
+    rule: &'a str,
+    title: &'a str,
     trigger: String,
     due_at: String,
     done_at: String,
@@ -316,6 +321,35 @@ enum Table {
     Accepted,
     /// A team, worker or rule page's list.
     Page,
+}
+
+/// A summary table's rows (rules, teams or workers) as HTML, written here
+/// for the reason [`item_rows`] is: thousands of rows over a national
+/// run's pages.
+fn summary_rows(rows: &[SummaryRow]) -> String {
+    let mut html = String::with_capacity(rows.len() * 200);
+    for row in rows {
+        html.push_str("<tr><th scope=\"row\">");
+        if row.link.is_empty() {
+            push_escaped(&mut html, &row.name);
+        } else {
+            html.push_str("<a href=\"");
+            push_escaped(&mut html, &row.link);
+            html.push_str("\">");
+            push_escaped(&mut html, &row.name);
+            html.push_str("</a>");
+        }
+        html.push_str("</th>");
+        for n in [row.assessed, row.met, row.late, row.overdue, row.due] {
+            html.push_str("<td class=\"n\">");
+            html.push_str(itoa::Buffer::new().format(n));
+            html.push_str("</td>");
+        }
+        html.push_str("<td class=\"n\">");
+        push_escaped(&mut html, &row.compliance);
+        html.push_str("</td></tr>\n");
+    }
+    html
 }
 
 /// An item table's rows as HTML. Written here rather than by a handlebars
@@ -442,20 +476,26 @@ pub fn compliance(met: u64, assessed: u64) -> String {
 }
 
 /// The teams and workers that have a page of their own (at most
-/// [`MAX_PAGES`] each), by their names in findings.csv: only those are linked.
+/// [`MAX_PAGES`] each), by their names in findings.csv, with their pages'
+/// [`slug`]s: only those are linked. Slugs are made once here, not per
+/// link (a national run's lists link millions of times).
 #[derive(Default)]
 struct Paged<'a> {
-    teams: std::collections::BTreeSet<&'a str>,
-    workers: std::collections::BTreeSet<&'a str>,
+    teams: BTreeMap<&'a str, String>,
+    workers: BTreeMap<&'a str, String>,
 }
 
-impl Paged<'_> {
+impl<'a> Paged<'a> {
+    fn new(teams: impl Iterator<Item = &'a str>, workers: impl Iterator<Item = &'a str>) -> Paged<'a> {
+        Paged { teams: teams.map(|t| (t, slug(t))).collect(), workers: workers.map(|w| (w, slug(w))).collect() }
+    }
+
     fn team_link(&self, team: &str, prefix: &str) -> String {
-        if self.teams.contains(team) { format!("{prefix}teams/{}.html", slug(team)) } else { String::new() }
+        self.teams.get(team).map_or(String::new(), |slug| format!("{prefix}teams/{slug}.html"))
     }
 
     fn worker_link(&self, worker: &str, prefix: &str) -> String {
-        if self.workers.contains(worker) { format!("{prefix}workers/{}.html", slug(worker)) } else { String::new() }
+        self.workers.get(worker).map_or(String::new(), |slug| format!("{prefix}workers/{slug}.html"))
     }
 }
 
@@ -470,12 +510,20 @@ fn escape_html(text: &str) -> String {
 /// How many months a rule's chart shows, ending with the as-of month.
 const MONTHS_CHARTED: usize = 24;
 
-fn item(f: &Finding, run: &RunRecord, paged: &Paged) -> Item {
+fn item<'a>(f: &'a Finding, run: &RunRecord<'a>, paged: &Paged) -> Item<'a> {
     let extract = run.extract();
     let rule = run.rules[f.rule as usize];
     let o = &f.obligation;
     let case = f.case.map(|c| &extract.cases[c as usize]);
-    let row = run.row(f);
+    // The row's cells as findings.csv has them (`RunRecord::row`), made
+    // here without the cells the report does not show.
+    let case_id: Cow<str> = match (case, run.pseudonym_key) {
+        (Some(c), Some(key)) => super::pseudonym(key, &c.id).into(),
+        (Some(c), None) => Cow::Borrowed(&c.id),
+        (None, _) => "".into(),
+    };
+    let worker_id = f.worker.map_or("", |w| &*extract.workers[w as usize].id);
+    let team = f.team(extract);
     let trigger = match o.trigger_event {
         Some(e) => format!("{} on {}", extract.events[e as usize].kind.name(), o.trigger_at),
         None => format!("start on {}", o.trigger_at),
@@ -483,37 +531,45 @@ fn item(f: &Finding, run: &RunRecord, paged: &Paged) -> Item {
     let worker = f.worker.map(|w| {
         let worker = &extract.workers[w as usize];
         match worker.staff.as_ref().and_then(|s| s.name.as_deref()) {
-            Some(name) => format!("{name} ({})", worker.id),
-            None => worker.id.to_string(),
+            Some(name) => Cow::Owned(format!("{name} ({})", worker.id)),
+            None => Cow::Borrowed(&*worker.id),
         }
     });
     Item {
-        team_link: paged.team_link(&row[3], ""),
-        worker_link: paged.worker_link(&row[2], ""),
-        team: team_label(&row[3]),
-        worker: worker.unwrap_or_else(|| "(unallocated)".into()),
-        case_id: row[1].clone(),
-        initials: if run.pseudonym_key.is_some() {
-            String::new()
-        } else {
-            case.and_then(|c| c.initials.as_deref()).unwrap_or("").to_string()
-        },
-        rule: rule.code.clone(),
-        title: rule.title.clone(),
+        team_link: paged.team_link(team, ""),
+        worker_link: paged.worker_link(worker_id, ""),
+        team: team_label(team).into(),
+        worker: worker.unwrap_or("(unallocated)".into()),
+        case_id,
+        initials: if run.pseudonym_key.is_some() { "" } else { case.and_then(|c| c.initials.as_deref()).unwrap_or("") },
+        rule: &rule.code,
+        title: &rule.title,
         trigger,
-        due_at: row[6].clone(),
-        done_at: row[8].clone(),
+        due_at: o.due.to_string(),
+        done_at: o.done_at.map_or(String::new(), |d| d.to_string()),
         status: f.status.name(),
-        days: row[10].clone(),
+        days: f.overdue_days.map_or(String::new(), |d| d.to_string()),
         note: f.accepted.map_or(String::new(), |i| run.acceptance_note(i)),
         new: run.is_new_overdue(f),
-        source: [("started", run.trigger_source(f)), ("done", run.source(o.done_event))]
-            .iter()
-            .filter(|(_, source)| !source.is_empty())
-            .map(|(what, source)| format!("{what}: {source}"))
-            .collect::<Vec<_>>()
-            .join("; "),
+        source: sources(run, f),
     }
+}
+
+/// "started: events.csv:12; done: events.csv:15", either part left out
+/// when there is nothing to trace.
+fn sources(run: &RunRecord, f: &Finding) -> String {
+    let mut text = String::new();
+    for (what, source) in [("started", run.trigger_source(f)), ("done", run.source(f.obligation.done_event))] {
+        if !source.is_empty() {
+            if !text.is_empty() {
+                text.push_str("; ");
+            }
+            text.push_str(what);
+            text.push_str(": ");
+            text.push_str(&source);
+        }
+    }
+    text
 }
 
 /// The order items are listed in. A list cut at [`MAX_LISTED`] keeps the
@@ -747,16 +803,15 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
         rules.sort_by(|a, b| ratio(a).total_cmp(&ratio(b)).then(a.code.cmp(&b.code)));
     }
     // Pages for the worst teams and the workers with most overdue, at most MAX_PAGES each.
-    let mut team_order: Vec<(&str, SummaryRow)> = per_team.iter().map(|(t, n)| (*t, n.row(team_label(t), String::new()))).collect();
+    let mut team_order: Vec<(&str, SummaryRow)> =
+        per_team.iter().map(|(t, n)| (*t, n.row(team_label(t).to_string(), String::new()))).collect();
     team_order.sort_by(|a, b| a.1.ratio.total_cmp(&b.1.ratio).then(a.1.name.cmp(&b.1.name)).then(a.0.cmp(b.0)));
     let mut worker_order: Vec<(&str, &Counts)> = per_worker.iter().map(|(w, c)| (*w, c)).collect();
     worker_order.sort_by(|a, b| b.1.overdue.cmp(&a.1.overdue).then(a.0.cmp(b.0)));
-    let paged = Paged {
-        teams: team_order.iter().take(MAX_PAGES).map(|(t, _)| *t).collect(),
-        workers: worker_order.iter().take(MAX_PAGES).map(|(w, _)| *w).collect(),
-    };
+    let paged = Paged::new(team_order.iter().take(MAX_PAGES).map(|(t, _)| *t), worker_order.iter().take(MAX_PAGES).map(|(w, _)| *w));
     let teams: Vec<SummaryRow> =
         team_order.into_iter().take(MAX_LISTED).map(|(t, row)| SummaryRow { link: paged.team_link(t, ""), ..row }).collect();
+    let teams = summary_rows(&teams);
 
     // The period view: trends and the audit sample.
     let mut trends = Vec::new();
@@ -925,7 +980,7 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
             summary_title: "Compliance",
             summary_caption: "Assessed = met + late + overdue; compliance = met on time ÷ assessed",
             summary_first: first,
-            summary,
+            summary: summary_rows(&summary),
             items_title,
             items_cut: total > items_shown,
             items_shown,
@@ -946,7 +1001,7 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
     };
     let team_pages: Vec<(&str, &Counts, Vec<&Finding>)> = per_team
         .iter()
-        .filter(|(t, _)| paged.teams.contains(*t))
+        .filter(|(t, _)| paged.teams.contains_key(*t))
         .map(|(team, counts)| (*team, counts, by_team.remove(team).unwrap_or_default()))
         .collect();
     {
@@ -968,13 +1023,13 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
                 "Needs action: overdue and due soon",
                 chosen,
             );
-            render(&handlebars, "page", &page, &folder.join("teams").join(format!("{}.html", slug(team))))
+            render(&handlebars, "page", &page, &folder.join("teams").join(format!("{}.html", paged.teams[team])))
         })?;
     }
     // Worker pages: thousands at national scale, so rendered on every core.
     let worker_pages: Vec<(&str, &Counts, Vec<&Finding>)> = per_worker
         .iter()
-        .filter(|(w, _)| paged.workers.contains(*w))
+        .filter(|(w, _)| paged.workers.contains_key(*w))
         .map(|(worker, counts)| (*worker, counts, by_worker.remove(worker).unwrap_or_default()))
         .collect();
     {
@@ -989,7 +1044,7 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
             let intro = counts.sentence(run.look_ahead_days);
             let summary = rule_rows(&|i| worker_rule(worker, i));
             let page = sub(title, vec![intro], None, "Rule", summary, "Needs action: overdue and due soon", chosen);
-            render(&handlebars, "page", &page, &folder.join("workers").join(format!("{}.html", slug(worker))))
+            render(&handlebars, "page", &page, &folder.join("workers").join(format!("{}.html", paged.workers[worker])))
         })?;
     }
     // Rule pages: one each, on every core (a national rule lists a million breaches).
@@ -1000,7 +1055,7 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
         let summary: Vec<SummaryRow> = rule_team
             .range((index, "")..)
             .take_while(|((i, _), _)| *i == index)
-            .map(|((_, t), c)| c.row(team_label(t), paged.team_link(t, "../")))
+            .map(|((_, t), c)| c.row(team_label(t).to_string(), paged.team_link(t, "../")))
             .collect();
         let page = sub(
             format!("{} — {}", rule.label(), rule.title),
@@ -1027,7 +1082,7 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Item, Table, escape_html, item_rows, push_escaped};
+    use super::{Item, SummaryRow, Table, escape_html, item_rows, push_escaped, summary_rows};
     use proptest::prelude::*;
 
     /// The rows as handlebars wrote them from the templates' `each` blocks
@@ -1077,7 +1132,7 @@ mod tests {
         ) {
             let f = |i: usize| fields[i].clone();
             let item = Item {
-                team: f(0), worker: f(1), case_id: f(2), initials: f(3), rule: f(4), title: f(5), trigger: f(6),
+                team: f(0).into(), worker: f(1).into(), case_id: f(2).into(), initials: &fields[3], rule: &fields[4], title: &fields[5], trigger: f(6),
                 due_at: f(7), done_at: f(8), status, days: f(9), note: f(10), new, source: f(11),
                 team_link: f(12), worker_link: f(13),
             };
@@ -1095,6 +1150,35 @@ mod tests {
         }
 
         #[test]
+        fn summary_rows_are_the_html_the_templates_wrote(
+            texts in proptest::collection::vec((text(), text()), 0..4),
+            counts in proptest::collection::vec(any::<u64>(), 5),
+            compliance in prop_oneof![Just("–".to_string()), Just("97.5%".to_string()), text()],
+        ) {
+            const TEMPLATE: &str = r#"{{#each summary}}<tr><th scope="row">{{#if link}}<a href="{{link}}">{{name}}</a>{{else}}{{name}}{{/if}}</th><td class="n">{{assessed}}</td><td class="n">{{met}}</td><td class="n">{{late}}</td><td class="n">{{overdue}}</td><td class="n">{{due}}</td><td class="n">{{compliance}}</td></tr>
+    {{/each}}"#;
+            let rows: Vec<SummaryRow> = texts
+                .into_iter()
+                .map(|(name, link)| SummaryRow {
+                    name,
+                    link,
+                    assessed: counts[0],
+                    met: counts[1],
+                    late: counts[2],
+                    overdue: counts[3],
+                    due: counts[4],
+                    compliance: compliance.clone(),
+                    ratio: 0.0,
+                })
+                .collect();
+            let mut handlebars = handlebars::Handlebars::new();
+            handlebars.register_escape_fn(escape_html);
+            handlebars.set_strict_mode(true);
+            let expected = handlebars.render_template(TEMPLATE, &serde_json::json!({ "summary": rows })).unwrap();
+            prop_assert_eq!(summary_rows(&rows), expected);
+        }
+
+        #[test]
         fn text_is_escaped_as_the_templates_escape_it(text in "\\PC{0,12}|[<>&\"'`=\u{0}-\u{1f}\u{7f}\u{200e}\u{2066}a]{0,8}") {
             let mut html = String::new();
             push_escaped(&mut html, &text);
@@ -1103,15 +1187,15 @@ mod tests {
     }
 
     /// Another item from the same texts, taken in another order.
-    fn second_item(fields: &[String], status: &'static str) -> Item {
+    fn second_item<'a>(fields: &'a [String], status: &'static str) -> Item<'a> {
         let f = |i: usize| fields[(i * 7) % fields.len()].clone();
         Item {
-            team: f(1),
-            worker: f(2),
-            case_id: f(3),
-            initials: f(4),
-            rule: f(5),
-            title: f(6),
+            team: f(1).into(),
+            worker: f(2).into(),
+            case_id: f(3).into(),
+            initials: &fields[4 * 7 % fields.len()],
+            rule: &fields[5 * 7 % fields.len()],
+            title: &fields[6 * 7 % fields.len()],
             trigger: f(7),
             due_at: f(8),
             done_at: f(9),
