@@ -5,8 +5,9 @@
 //! filled once and then read in every phase. In 4 KiB pages that is over a
 //! million first-touch page faults and a TLB miss on most random reads;
 //! asking for transparent huge pages (`MADV_HUGEPAGE`, for kernels whose
-//! setting is `madvise`) cut the system time of a million-case run from 19
-//! to 12 seconds and the whole run by about 5%, with the same peak memory.
+//! setting is `madvise`) cut the system time of a million-case run from 16
+//! to 13 seconds and its wall time by 7% (paired runs, BENCHMARKS.md), with
+//! the same peak memory.
 //! Small blocks are left alone: a huge page for a small list would waste
 //! most of it.
 
