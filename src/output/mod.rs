@@ -140,25 +140,32 @@ impl<'a> RunRecord<'a> {
     /// A finding's row as written (case references pseudonymised if asked).
     pub fn row(&self, f: &Finding) -> [String; 11] {
         let mut row = crate::findings::row(f, self.rules, self.extract());
-        if let (Some(key), false) = (self.pseudonym_key, row[1].is_empty()) {
-            row[1] = pseudonym(key, &row[1]);
-        }
+        row[1] = self.case_reference(f).into_owned();
         row
+    }
+
+    /// A finding's case_id as written: its pseudonym when asked, empty for
+    /// worker-level rows.
+    pub fn case_reference(&self, f: &Finding) -> std::borrow::Cow<'a, str> {
+        let case = f.case.map_or("", |c| &*self.extract().cases[c as usize].id);
+        match self.pseudonym_key {
+            Some(key) if !case.is_empty() => pseudonym(key, case).into(),
+            _ => case.into(),
+        }
     }
 
     /// A finding's id as a number (see `findings::identity`).
     pub fn id_number(&self, f: &Finding) -> u64 {
         let extract = self.extract();
         let rule = &self.rules[f.rule as usize].code;
-        let case = f.case.map_or("", |c| &*extract.cases[c as usize].id);
-        let pseudonym = self.pseudonym_key.filter(|_| !case.is_empty()).map(|key| pseudonym(key, case));
+        let case = self.case_reference(f);
         let worker = f.worker.map_or("", |w| &*extract.workers[w as usize].id);
         let trigger_event = f.obligation.trigger_event.map_or("", |e| extract.event_id(&extract.events[e as usize]));
         let mut trigger_at = String::with_capacity(16);
         crate::time::push_moment(&mut trigger_at, f.obligation.trigger_at);
         crate::findings::identity_number(&crate::findings::Identity {
             rule,
-            case_id: pseudonym.as_deref().unwrap_or(case),
+            case_id: &case,
             worker_id: worker,
             trigger_event_id: trigger_event,
             trigger_at: &trigger_at,

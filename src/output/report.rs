@@ -517,11 +517,6 @@ fn item<'a>(f: &'a Finding, run: &RunRecord<'a>, paged: &Paged) -> Item<'a> {
     let case = f.case.map(|c| &extract.cases[c as usize]);
     // The row's cells as findings.csv has them (`RunRecord::row`), made
     // here without the cells the report does not show.
-    let case_id: Cow<str> = match (case, run.pseudonym_key) {
-        (Some(c), Some(key)) => super::pseudonym(key, &c.id).into(),
-        (Some(c), None) => Cow::Borrowed(&c.id),
-        (None, _) => "".into(),
-    };
     let worker_id = f.worker.map_or("", |w| &*extract.workers[w as usize].id);
     let team = f.team(extract);
     let trigger = match o.trigger_event {
@@ -540,7 +535,7 @@ fn item<'a>(f: &'a Finding, run: &RunRecord<'a>, paged: &Paged) -> Item<'a> {
         worker_link: paged.worker_link(worker_id, ""),
         team: team_label(team).into(),
         worker: worker.unwrap_or("(unallocated)".into()),
-        case_id,
+        case_id: run.case_reference(f),
         initials: if run.pseudonym_key.is_some() { "" } else { case.and_then(|c| c.initials.as_deref()).unwrap_or("") },
         rule: &rule.code,
         title: &rule.title,

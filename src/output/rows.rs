@@ -44,12 +44,7 @@ impl RowText {
         };
         self.text.push_str(&run.rules[f.rule as usize].code);
         end(self);
-        if let Some(c) = f.case {
-            match run.pseudonym_key {
-                Some(key) => self.text.push_str(&super::pseudonym(key, &extract.cases[c as usize].id)),
-                None => self.text.push_str(&extract.cases[c as usize].id),
-            }
-        }
+        self.text.push_str(&run.case_reference(f));
         end(self);
         if let Some(w) = f.worker {
             self.text.push_str(&extract.workers[w as usize].id);
