@@ -330,15 +330,7 @@ fn summary_rows(rows: &[SummaryRow]) -> String {
     let mut html = String::with_capacity(rows.len() * 200);
     for row in rows {
         html.push_str("<tr><th scope=\"row\">");
-        if row.link.is_empty() {
-            push_escaped(&mut html, &row.name);
-        } else {
-            html.push_str("<a href=\"");
-            push_escaped(&mut html, &row.link);
-            html.push_str("\">");
-            push_escaped(&mut html, &row.name);
-            html.push_str("</a>");
-        }
+        push_linked(&mut html, &row.link, &row.name);
         html.push_str("</th>");
         for n in [row.assessed, row.met, row.late, row.overdue, row.due] {
             html.push_str("<td class=\"n\">");
@@ -367,15 +359,7 @@ fn item_rows(items: &[Item], table: Table) -> String {
 fn item_row(html: &mut String, item: &Item, table: Table) {
     let linked = |html: &mut String, link: &str, text: &str| {
         html.push_str("<td>");
-        if link.is_empty() {
-            push_escaped(html, text);
-        } else {
-            html.push_str("<a href=\"");
-            push_escaped(html, link);
-            html.push_str("\">");
-            push_escaped(html, text);
-            html.push_str("</a>");
-        }
+        push_linked(html, link, text);
         html.push_str("</td>");
     };
     let cell = |html: &mut String, text: &str| linked(html, "", text);
@@ -440,6 +424,19 @@ fn item_row(html: &mut String, item: &Item, table: Table) {
         }
     }
     html.push_str("</tr>\n");
+}
+
+/// `text`, escaped, as a link to `link` unless that is empty.
+fn push_linked(html: &mut String, link: &str, text: &str) {
+    if link.is_empty() {
+        push_escaped(html, text);
+    } else {
+        html.push_str("<a href=\"");
+        push_escaped(html, link);
+        html.push_str("\">");
+        push_escaped(html, text);
+        html.push_str("</a>");
+    }
 }
 
 /// `text` escaped as [`escape_html`] escapes it, without its allocation
