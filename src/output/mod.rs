@@ -1,6 +1,7 @@
 //! The run's files: findings.csv and .json, rejected.csv, changes.csv, manifest.json and
 //! the HTML report, written into a folder that is published atomically.
 
+mod direct;
 pub mod publish;
 pub mod report;
 mod rows;

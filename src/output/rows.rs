@@ -282,11 +282,11 @@ impl Buffers {
 /// Writes findings.csv and findings.json (when asked for) together,
 /// rendering in parallel.
 pub fn write_findings(csv_path: &Path, json_path: Option<&Path>, run: &RunRecord) -> std::io::Result<()> {
-    let mut csv_out = super::create(csv_path)?;
+    let mut csv_out = super::direct::LargeFile::create(csv_path)?;
     if run.excel {
         csv_out.write_all(b"\xEF\xBB\xBF")?;
     }
-    let mut json_out = json_path.map(super::create).transpose()?;
+    let mut json_out = json_path.map(super::direct::LargeFile::create).transpose()?;
     let mut header = csv::Writer::from_writer(Vec::new());
     header.write_record(COLUMNS.iter().chain(&EXTRA_COLUMNS))?;
     csv_out.write_all(&header.into_inner().map_err(|e| e.into_error())?)?;
@@ -308,7 +308,7 @@ pub fn write_findings(csv_path: &Path, json_path: Option<&Path>, run: &RunRecord
                     buffers.give_back(File::Csv, bytes);
                 }
             }
-            csv_out.flush()
+            csv_out.finish()
         });
         let json_writer = scope.spawn(move || -> std::io::Result<()> {
             let Some(mut json_out) = json_out else { return Ok(()) };
@@ -319,7 +319,7 @@ pub fn write_findings(csv_path: &Path, json_path: Option<&Path>, run: &RunRecord
                 }
             }
             json_out.write_all(if run.findings.is_empty() { b"]\n" } else { b"\n]\n" })?;
-            json_out.flush()
+            json_out.finish()
         });
         for group in chunks.chunks(CHUNKS_IN_FLIGHT) {
             let rendered: std::io::Result<Vec<(Vec<u8>, Vec<u8>)>> =
