@@ -395,9 +395,12 @@ fn run(args: RunArgs, command_line: Vec<String>) -> Result<(), Failure> {
     if verbose {
         for phase in &summary.phases {
             eprintln!(
-                "yjaudit: debug: phase {:<9} {:>7.2} s, peak memory so far {}",
+                "yjaudit: debug: phase {:<9} {:>7.2} s, processor {}, peak memory so far {}",
                 phase.name,
                 phase.seconds,
+                phase
+                    .cpu_seconds
+                    .map_or("unknown".into(), |(user, system)| format!("{:.2} s (user {user:.2}, system {system:.2})", user + system)),
                 phase.peak_mib.map_or("unknown".into(), |m| format!("{m:.0} MiB"))
             );
         }

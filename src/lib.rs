@@ -145,13 +145,18 @@ pub fn load_rules(
     Ok((rule_set, config, calendar))
 }
 
-/// Wall time and peak memory (so far) at the end of each phase.
+/// Wall time, processor time and peak memory (so far) at the end of each phase.
 struct Phases(Vec<Phase>, Option<std::time::Instant>);
 
 #[derive(Clone, Debug)]
 pub struct Phase {
     pub name: &'static str,
     pub seconds: f64,
+    /// Processor time the phase took on all cores: (user, system) seconds
+    /// (Unix only). Against the wall time it says whether both cores were
+    /// busy, and the system part how much went to the kernel (page faults,
+    /// copies into files).
+    pub cpu_seconds: Option<(f64, f64)>,
     /// The process's peak resident memory so far, in MiB (Linux only).
     pub peak_mib: Option<f64>,
 }
@@ -165,8 +170,28 @@ impl Phases {
         let started = *self.1.get_or_insert_with(std::time::Instant::now);
         let now = std::time::Instant::now();
         let before: f64 = self.0.iter().map(|p| p.seconds).sum();
-        self.0.push(Phase { name, seconds: (now - started).as_secs_f64() - before, peak_mib: peak_memory_mib() });
+        let cpu_before = self.0.iter().filter_map(|p| p.cpu_seconds).fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+        let cpu_seconds = processor_seconds().map(|(user, system)| (user - cpu_before.0, system - cpu_before.1));
+        self.0.push(Phase { name, seconds: (now - started).as_secs_f64() - before, cpu_seconds, peak_mib: peak_memory_mib() });
     }
+}
+
+/// The process's (user, system) processor time so far, in seconds.
+fn processor_seconds() -> Option<(f64, f64)> {
+    #[cfg(unix)]
+    {
+        let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
+        // SAFETY: getrusage fills the struct it is given, and reports failure.
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) } != 0 {
+            return None;
+        }
+        // SAFETY: filled by the successful call above.
+        let usage = unsafe { usage.assume_init() };
+        let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        Some((seconds(usage.ru_utime), seconds(usage.ru_stime)))
+    }
+    #[cfg(not(unix))]
+    None
 }
 
 /// VmHWM from /proc/self/status.
