@@ -150,52 +150,93 @@ pub fn judge(
 /// precomputed ranks (the same order as their bytes): the sort runs on
 /// compact integer keys, and strings are only compared between rows that
 /// tie on all five.
-fn sort(findings: &mut [Finding], rules: &[&Rule], extract: &Extract) {
+/// Returns whether it sorted run by run (the engine's order, see below).
+fn sort(findings: &mut [Finding], rules: &[&Rule], extract: &Extract) -> bool {
     // Versions of one rule share a place in the order (rules come sorted by code).
     let code_rank: Vec<u64> = rules.iter().map(|r| rules.iter().position(|x| x.code == r.code).unwrap_or(0) as u64).collect();
-    let mut keys: Vec<(u64, u128, u32)> = findings
-        .par_iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let case = f.case.map_or(0, |c| extract.case_rank[c as usize] as u64 + 1);
-            let worker = f.worker.map_or(0, |w| extract.worker_rank[w as usize] as u128 + 1);
-            let trigger = f.obligation.trigger_event.map_or(0, |e| extract.events[e as usize].rank as u128 + 1);
-            ((code_rank[f.rule as usize] << 32) | case, (worker << 96) | ((due_number(f.obligation.due) as u128) << 32) | trigger, i as u32)
-        })
-        .collect();
-    keys.par_sort_unstable();
-    // Rows equal on every key: order them by their remaining columns.
-    let mut start = 0;
-    while start < keys.len() {
-        let mut end = start + 1;
-        while end < keys.len() && keys[end].0 == keys[start].0 && keys[end].1 == keys[start].1 {
-            end += 1;
-        }
-        if end - start > 1 {
-            // Then rows alike but for the allocation or absence that
-            // started them (a case given to two workers at once): by what
-            // their ids add (the worker; the kind and end), then by repeat.
-            // The line comes last, only between identical records.
-            let record = |f: &Finding| match f.obligation.trigger_record {
-                Some(TriggerRecord::Allocation(a)) => {
-                    let a = &extract.allocations[a as usize];
-                    Some((0, extract.worker_rank[a.worker as usize], a.repeat, a.line))
-                }
-                Some(TriggerRecord::Absence(a)) => {
-                    let a = &extract.absences[a as usize];
-                    let ends = a.ends_on.map_or(u32::MAX, |d| chrono::Datelike::num_days_from_ce(&d).max(0) as u32);
-                    Some((1 + a.kind as u32, ends, a.repeat, a.line))
-                }
-                None => None,
-            };
-            keys[start..end].sort_by_cached_key(|k| {
-                let f = &findings[k.2 as usize];
-                (row(f, rules, extract), record(f))
-            });
-        }
-        start = end;
+    let order = Order { code_rank, rules, extract };
+    // The engine gives findings rule by rule, and case by case in id order
+    // within a rule: when the first key never goes down, each run of one
+    // first key is sorted where it lies, on every core, with no list of
+    // keys for all (at national scale, 25 million) findings to make and sort.
+    let in_runs = findings.par_windows(2).all(|pair| order.first(&pair[0]) <= order.first(&pair[1]));
+    if in_runs {
+        findings.par_chunk_by_mut(|a, b| order.first(a) == order.first(b)).for_each_init(Vec::new, |keys, group| {
+            if group.len() > 1 {
+                keys.clear();
+                keys.extend(group.iter().enumerate().map(|(i, f)| order.key(i, f)));
+                keys.sort_unstable();
+                order.apply(group, keys);
+            }
+        });
+    } else {
+        let mut keys: Vec<SortKey> = findings.par_iter().enumerate().map(|(i, f)| order.key(i, f)).collect();
+        keys.par_sort_unstable();
+        order.apply(findings, &mut keys);
     }
-    crate::model::apply_order(findings, keys.into_iter().map(|k| k.2).collect());
+    in_runs
+}
+
+/// (rule and case, worker due and trigger event, place before sorting).
+type SortKey = (u64, u128, u32);
+
+struct Order<'a> {
+    code_rank: Vec<u64>,
+    rules: &'a [&'a Rule],
+    extract: &'a Extract,
+}
+
+impl Order<'_> {
+    /// The rule's place and the case's.
+    fn first(&self, f: &Finding) -> u64 {
+        (self.code_rank[f.rule as usize] << 32) | f.case.map_or(0, |c| self.extract.case_rank[c as usize] as u64 + 1)
+    }
+
+    fn key(&self, place: usize, f: &Finding) -> SortKey {
+        let extract = self.extract;
+        let worker = f.worker.map_or(0, |w| extract.worker_rank[w as usize] as u128 + 1);
+        let trigger = f.obligation.trigger_event.map_or(0, |e| extract.events[e as usize].rank as u128 + 1);
+        (self.first(f), (worker << 96) | ((due_number(f.obligation.due) as u128) << 32) | trigger, place as u32)
+    }
+
+    /// Puts `findings` in the order of their sorted `keys`, first ordering
+    /// rows equal on every key by their remaining columns.
+    fn apply(&self, findings: &mut [Finding], keys: &mut [SortKey]) {
+        let (rules, extract) = (self.rules, self.extract);
+        let mut start = 0;
+        while start < keys.len() {
+            let mut end = start + 1;
+            while end < keys.len() && keys[end].0 == keys[start].0 && keys[end].1 == keys[start].1 {
+                end += 1;
+            }
+            if end - start > 1 {
+                // Then rows alike but for the allocation or absence that
+                // started them (a case given to two workers at once): by what
+                // their ids add (the worker; the kind and end), then by repeat.
+                // The line comes last, only between identical records.
+                let record = |f: &Finding| match f.obligation.trigger_record {
+                    Some(TriggerRecord::Allocation(a)) => {
+                        let a = &extract.allocations[a as usize];
+                        Some((0, extract.worker_rank[a.worker as usize], a.repeat, a.line))
+                    }
+                    Some(TriggerRecord::Absence(a)) => {
+                        let a = &extract.absences[a as usize];
+                        let ends = a.ends_on.map_or(u32::MAX, |d| chrono::Datelike::num_days_from_ce(&d).max(0) as u32);
+                        Some((1 + a.kind as u32, ends, a.repeat, a.line))
+                    }
+                    None => None,
+                };
+                keys[start..end].sort_by_cached_key(|k| {
+                    let f = &findings[k.2 as usize];
+                    (row(f, rules, extract), record(f))
+                });
+            }
+            start = end;
+        }
+        if keys.iter().enumerate().any(|(place, k)| k.2 as usize != place) {
+            crate::model::apply_order(findings, keys.iter().map(|k| k.2).collect());
+        }
+    }
 }
 
 /// A due as a number that sorts as its text: a date before any time that day.
@@ -298,6 +339,47 @@ mod tests {
 
     fn judgement() -> Judgement {
         Judgement { as_of: parse_date("2024-06-10").unwrap(), look_ahead_days: 7, period: (None, None) }
+    }
+
+    /// The engine's order is sorted run by run; any other order is sorted
+    /// whole; the two give the same rows in the same order.
+    #[test]
+    fn findings_sort_alike_from_the_engines_order_and_from_any_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let as_of = parse_date("2026-11-23").unwrap();
+        crate::generate::generate(&crate::generate::Spec { cases: 400, seed: 7, as_of, history_days: 900, workers: None }, dir.path())
+            .unwrap();
+        let ingest = crate::source::load(dir.path(), &crate::source::profile::Profile::canonical()).unwrap();
+        let extract = &ingest.extract;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let (rule_set, _, calendar) = crate::load_rules(&root.join("rules"), None).unwrap();
+        let (rules, _) = crate::engine::assessable(&rule_set.rules, extract);
+        let ctx = crate::kinds::Context { extract, calendar: &calendar, as_of };
+        let judgement = Judgement { as_of, look_ahead_days: 7, period: (None, None) };
+        let judged = judge(crate::engine::evaluate(&rules, &ctx), &rules, extract, &judgement, &Default::default());
+        let text = |findings: &[Finding]| -> Vec<String> {
+            findings.iter().map(|f| format!("{:?} {:?}", row(f, &rules, extract), trigger_record_text(extract, &f.obligation))).collect()
+        };
+        assert!(judged.len() > 5_000, "{} findings", judged.len());
+        // As judge leaves them before sorting: judged, in the engine's order.
+        let mut engine_order = crate::engine::evaluate(&rules, &ctx);
+        for f in &mut engine_order {
+            let o = &f.obligation;
+            f.worker = f.worker.or_else(|| o.case.and_then(|case| extract.primary_at(case, o.due.last_moment())));
+            (f.status, f.overdue_days) = judgement.status(o.due, o.done_at);
+        }
+        let mut reversed = engine_order.clone();
+        reversed.reverse();
+        assert!(sort(&mut engine_order, &rules, extract), "the engine's order is sorted run by run");
+        assert!(!sort(&mut reversed, &rules, extract), "a reversed list is sorted whole");
+        let (by_runs, whole, judged) = (text(&engine_order), text(&reversed), text(&judged));
+        let differ = |a: &[String], b: &[String]| a.iter().zip(b).position(|(x, y)| x != y).map(|i| (x_of(a, i), x_of(b, i)));
+        fn x_of(rows: &[String], i: usize) -> String {
+            format!("row {i}: {}", rows[i])
+        }
+        assert_eq!(by_runs.len(), whole.len());
+        assert_eq!(differ(&by_runs, &whole), None);
+        assert_eq!(differ(&by_runs, &judged), None);
     }
 
     #[test]
