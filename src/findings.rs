@@ -59,12 +59,15 @@ pub struct Judgement {
 
 impl Judgement {
     /// Status and overdue days (contract sections 4 and 5).
-    pub fn status(&self, due: Due, done_at: Option<crate::time::Moment>) -> (Status, Option<i64>) {
+    pub fn status(&self, due: Due, done_at: Option<crate::time::Moment>) -> (Status, Option<i32>) {
         let due_date = due.date();
+        // Days between any two dates chrono holds (a few hundred thousand
+        // years) fit an i32.
+        let days = |from, to| days_between(from, to) as i32;
         match done_at {
             Some(done) if due.is_met_by(done) => (Status::Met, None),
-            Some(done) => (Status::Late, Some(days_between(due_date, done.date()))),
-            None if due_date < self.as_of => (Status::Overdue, Some(days_between(due_date, self.as_of))),
+            Some(done) => (Status::Late, Some(days(due_date, done.date()))),
+            None if due_date < self.as_of => (Status::Overdue, Some(days(due_date, self.as_of))),
             None if days_between(self.as_of, due_date) <= self.look_ahead_days as i64 => (Status::Due, None),
             None => (Status::Pending, None),
         }
@@ -76,39 +79,36 @@ impl Judgement {
     }
 }
 
-/// One findings row, still as ids and times.
+/// One findings row, still as ids and times. A national run holds 25
+/// million of them: each byte here is 25 MB of memory touched, moved and
+/// read again (its case is its obligation's, not a copy).
 #[derive(Clone, Debug)]
 pub struct Finding {
     /// Index into the assessed rules.
     pub rule: u16,
-    pub case: Option<CaseIdx>,
+    pub status: Status,
     /// The worker owed the obligation (see contract section 5).
     pub worker: Option<WorkerIdx>,
     pub obligation: Obligation,
-    pub status: Status,
-    pub overdue_days: Option<i64>,
+    pub overdue_days: Option<i32>,
     /// The accepted exception (index in the register) covering it, if any.
     pub accepted: Option<u32>,
 }
 
 /// A finding as the engine first makes it: not yet judged or attributed.
 pub fn unjudged(rule: u16, obligation: Obligation) -> Finding {
-    Finding {
-        rule,
-        case: obligation.case,
-        worker: obligation.worker,
-        obligation,
-        status: Status::Pending,
-        overdue_days: None,
-        accepted: None,
-    }
+    Finding { rule, worker: obligation.worker, obligation, status: Status::Pending, overdue_days: None, accepted: None }
 }
 
 impl Finding {
+    pub fn case(&self) -> Option<CaseIdx> {
+        self.obligation.case
+    }
+
     /// The row's team (contract section 5): the case's team for case rows,
     /// the worker's own for worker-level rows.
     pub fn team<'a>(&self, extract: &'a Extract) -> &'a str {
-        let team = match (self.case, self.worker) {
+        let team = match (self.case(), self.worker) {
             (Some(c), _) => extract.cases[c as usize].team.as_deref(),
             (None, Some(w)) => extract.staff(w).and_then(|s| s.team.as_deref()),
             (None, None) => None,
@@ -189,7 +189,7 @@ struct Order<'a> {
 impl Order<'_> {
     /// The rule's place and the case's.
     fn first(&self, f: &Finding) -> u64 {
-        (self.code_rank[f.rule as usize] << 32) | f.case.map_or(0, |c| self.extract.case_rank[c as usize] as u64 + 1)
+        (self.code_rank[f.rule as usize] << 32) | f.case().map_or(0, |c| self.extract.case_rank[c as usize] as u64 + 1)
     }
 
     fn key(&self, place: usize, f: &Finding) -> SortKey {
@@ -319,7 +319,7 @@ pub fn row(f: &Finding, rules: &[&Rule], extract: &Extract) -> [String; 11] {
     let team = f.team(extract);
     [
         rules[f.rule as usize].code.clone(),
-        f.case.map_or(String::new(), |c| extract.cases[c as usize].id.to_string()),
+        f.case().map_or(String::new(), |c| extract.cases[c as usize].id.to_string()),
         f.worker.map_or(String::new(), |w| extract.workers[w as usize].id.to_string()),
         team.to_string(),
         event_id(o.trigger_event),

@@ -148,7 +148,7 @@ impl<'a> RunRecord<'a> {
     /// A finding's case_id as written: its pseudonym when asked, empty for
     /// worker-level rows.
     pub fn case_reference(&self, f: &Finding) -> std::borrow::Cow<'a, str> {
-        let case = f.case.map_or("", |c| &*self.extract().cases[c as usize].id);
+        let case = f.case().map_or("", |c| &*self.extract().cases[c as usize].id);
         match self.pseudonym_key {
             Some(key) if !case.is_empty() => pseudonym(key, case).into(),
             _ => case.into(),

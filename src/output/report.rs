@@ -511,7 +511,7 @@ fn item<'a>(f: &'a Finding, run: &RunRecord<'a>, paged: &Paged) -> Item<'a> {
     let extract = run.extract();
     let rule = run.rules[f.rule as usize];
     let o = &f.obligation;
-    let case = f.case.map(|c| &extract.cases[c as usize]);
+    let case = f.case().map(|c| &extract.cases[c as usize]);
     // The row's cells as findings.csv has them (`RunRecord::row`), made
     // here without the cells the report does not show.
     let worker_id = f.worker.map_or("", |w| &*extract.workers[w as usize].id);
@@ -589,7 +589,7 @@ impl<'a> ItemOrder<'a> {
     }
 
     fn team(&self, f: &Finding) -> u32 {
-        match (f.case, f.worker) {
+        match (f.case(), f.worker) {
             (Some(c), _) => self.case_team[c as usize],
             (None, Some(w)) => self.worker_team[w as usize],
             (None, None) => 0,
@@ -600,7 +600,7 @@ impl<'a> ItemOrder<'a> {
     fn key(&self, f: &Finding) -> u128 {
         // No worker or case sorts first, as the empty name would.
         let worker = f.worker.map_or(0, |w| self.extract.worker_rank[w as usize] + 1);
-        let case = f.case.map_or(0, |c| self.extract.case_rank[c as usize] + 1);
+        let case = f.case().map_or(0, |c| self.extract.case_rank[c as usize] + 1);
         let due = chrono::Datelike::num_days_from_ce(&f.obligation.due.date()).max(0) as u32;
         (due as u128) << 96 | (self.team_rank[self.team(f) as usize] as u128) << 64 | (worker as u128) << 32 | case as u128
     }
@@ -709,7 +709,7 @@ pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
         }
         if matches!(f.status, Status::Met | Status::Late | Status::Overdue) {
             monthly.add(rule, f.obligation.due.date(), f.status == Status::Met);
-            if let (true, Some(c)) = (period_view, f.case) {
+            if let (true, Some(c)) = (period_view, f.case()) {
                 assessed_cases_i[rule].push(c);
             }
         }
