@@ -148,7 +148,12 @@ impl<'a> RunRecord<'a> {
     /// A finding's case_id as written: its pseudonym when asked, empty for
     /// worker-level rows.
     pub fn case_reference(&self, f: &Finding) -> std::borrow::Cow<'a, str> {
-        let case = f.case().map_or("", |c| &*self.extract().cases[c as usize].id);
+        self.case_reference_of(f.case())
+    }
+
+    /// A case's case_id as written (see [`RunRecord::case_reference`]).
+    pub fn case_reference_of(&self, case: Option<crate::model::CaseIdx>) -> std::borrow::Cow<'a, str> {
+        let case = case.map_or("", |c| &*self.extract().cases[c as usize].id);
         match self.pseudonym_key {
             Some(key) if !case.is_empty() => pseudonym(key, case).into(),
             _ => case.into(),
@@ -413,14 +418,56 @@ pub fn write_manifest(path: &Path, run: &RunRecord) -> std::io::Result<()> {
     out.flush()
 }
 
+/// Every team name once (index 0 = no team), with each case's and
+/// worker's team by number: tens of millions of rows then look a team up in
+/// a table small enough to stay in cache, not through each case's string.
+pub struct Teams<'a> {
+    pub names: Vec<&'a str>,
+    of_case: Vec<u32>,
+    of_worker: Vec<u32>,
+}
+
+impl<'a> Teams<'a> {
+    pub fn new(extract: &'a Extract) -> Teams<'a> {
+        let mut names: Vec<&'a str> = vec![""];
+        let mut index: foldhash::HashMap<&'a str, u32> = Default::default();
+        index.insert("", 0);
+        let mut intern = |name: Option<&'a str>| -> u32 {
+            let name = name.unwrap_or("");
+            *index.entry(name).or_insert_with(|| {
+                names.push(name);
+                names.len() as u32 - 1
+            })
+        };
+        let of_case = extract.cases.iter().map(|c| intern(c.team.as_deref())).collect();
+        let of_worker = extract.workers.iter().map(|w| intern(w.staff.as_ref().and_then(|s| s.team.as_deref()))).collect();
+        Teams { names, of_case, of_worker }
+    }
+
+    /// The row's team (as [`Finding::team`]) by number.
+    pub fn of(&self, f: &Finding) -> u32 {
+        match (f.case(), f.worker) {
+            (Some(c), _) => self.of_case[c as usize],
+            (None, Some(w)) => self.of_worker[w as usize],
+            (None, None) => 0,
+        }
+    }
+
+    pub fn name_of(&self, f: &Finding) -> &'a str {
+        self.names[self.of(f) as usize]
+    }
+}
+
 /// Writes every output file into `folder` (which must exist and be empty).
 pub fn write_all(folder: &Path, run: &RunRecord) -> std::io::Result<()> {
+    let teams = Teams::new(run.extract());
+    let teams = &teams;
     // The report is built while the findings files are written: those are
     // gigabytes at national scale, and much of their time is the kernel's.
     std::thread::scope(|scope| {
-        let report = scope.spawn(|| report::write_index(&folder.join("index.html"), run));
+        let report = scope.spawn(|| report::write_index(&folder.join("index.html"), run, teams));
         let json = run.findings_json.then(|| folder.join("findings.json"));
-        let findings = rows::write_findings(&folder.join("findings.csv"), json.as_deref(), run);
+        let findings = rows::write_findings(&folder.join("findings.csv"), json.as_deref(), run, teams);
         let report = report.join().expect("the report does not panic");
         findings.and(report)
     })?;

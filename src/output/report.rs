@@ -5,7 +5,7 @@
 //! small inline script (sorting and filtering tables) allowed by its hash in
 //! the Content-Security-Policy; nothing loaded from anywhere.
 
-use super::RunRecord;
+use super::{RunRecord, Teams};
 use crate::findings::{Finding, Status};
 use serde::Serialize;
 use std::borrow::Cow;
@@ -243,24 +243,6 @@ fn slug(name: &str) -> String {
     // a crafted team name collide with a real one and stop the run).
     let hex: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
     format!("{}-{hex}", if readable.is_empty() { "none" } else { readable })
-}
-
-/// Every team name once (index 0 = no team), with each case's and
-/// worker's team index, so the counting pass hashes no strings.
-fn team_indices<'a>(run: &'a RunRecord) -> (Vec<&'a str>, Vec<u32>, Vec<u32>) {
-    let extract = run.extract();
-    let mut names: Vec<&'a str> = vec![""];
-    let mut index: std::collections::HashMap<&'a str, u32> = std::collections::HashMap::from([("", 0)]);
-    let mut intern = |name: Option<&'a str>| -> u32 {
-        let name = name.unwrap_or("");
-        *index.entry(name).or_insert_with(|| {
-            names.push(name);
-            names.len() as u32 - 1
-        })
-    };
-    let case_team: Vec<u32> = extract.cases.iter().map(|c| intern(c.team.as_deref())).collect();
-    let worker_team: Vec<u32> = extract.workers.iter().map(|w| intern(w.staff.as_ref().and_then(|s| s.team.as_deref()))).collect();
-    (names, case_team, worker_team)
 }
 
 fn team_label(team: &str) -> &str {
@@ -572,28 +554,24 @@ fn sources(run: &RunRecord, f: &Finding) -> String {
 /// are cut from millions.
 struct ItemOrder<'a> {
     extract: &'a crate::model::Extract,
-    case_team: &'a [u32],
-    worker_team: &'a [u32],
+    teams: &'a Teams<'a>,
     team_rank: Vec<u32>,
 }
 
 impl<'a> ItemOrder<'a> {
-    fn new(extract: &'a crate::model::Extract, team_names: &[&str], case_team: &'a [u32], worker_team: &'a [u32]) -> ItemOrder<'a> {
+    fn new(extract: &'a crate::model::Extract, teams: &'a Teams<'a>) -> ItemOrder<'a> {
+        let team_names = &teams.names;
         let mut by_name: Vec<u32> = (0..team_names.len() as u32).collect();
         by_name.sort_by_key(|&t| team_names[t as usize]);
         let mut team_rank = vec![0; team_names.len()];
         for (rank, &t) in by_name.iter().enumerate() {
             team_rank[t as usize] = rank as u32;
         }
-        ItemOrder { extract, case_team, worker_team, team_rank }
+        ItemOrder { extract, teams, team_rank }
     }
 
     fn team(&self, f: &Finding) -> u32 {
-        match (f.case(), f.worker) {
-            (Some(c), _) => self.case_team[c as usize],
-            (None, Some(w)) => self.worker_team[w as usize],
-            (None, None) => 0,
-        }
+        self.teams.of(f)
     }
 
     /// Due first, then team, worker and case.
@@ -652,16 +630,16 @@ fn sample(seed: u64, code: &str, mut cases: Vec<&str>, k: usize) -> Vec<String> 
     chosen
 }
 
-pub fn write_index(path: &Path, run: &RunRecord) -> std::io::Result<()> {
+pub fn write_index(path: &Path, run: &RunRecord, teams: &Teams) -> std::io::Result<()> {
     let folder = path.parent().unwrap_or(Path::new("."));
     let extract = run.extract();
     // One pass over the findings with integer keys (teams interned once per
     // case and worker, workers by index), then small maps keyed by name.
     let rule_count = run.rules.len();
-    let (team_names, case_team, worker_team) = team_indices(run);
+    let team_names = &teams.names;
     let team_count = team_names.len();
     let worker_slot = |f: &Finding| f.worker.map_or(0, |w| w as usize + 1);
-    let order = ItemOrder::new(extract, &team_names, &case_team, &worker_team);
+    let order = ItemOrder::new(extract, teams);
     let mut per_rule = vec![Counts::default(); rule_count];
     let mut per_team_i = vec![Counts::default(); team_count];
     let mut per_worker_i = vec![Counts::default(); extract.workers.len() + 1];

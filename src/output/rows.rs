@@ -3,7 +3,7 @@
 //! written in order as they come (the sort already fixed the order, so the
 //! bytes do not depend on thread timing).
 
-use super::{EXTRA_COLUMNS, RunRecord};
+use super::{EXTRA_COLUMNS, RunRecord, Teams};
 use crate::findings::{COLUMNS, Finding};
 use crate::text::spreadsheet_safe;
 use rayon::prelude::*;
@@ -32,8 +32,40 @@ struct RowText {
     needs_json_escaping: bool,
 }
 
+/// The names rows repeat, laid out for rendering: case references (the
+/// pseudonyms, when asked for, made once a case rather than once a row) and
+/// worker ids, each in one buffer in index order. Rows then read them from
+/// a few arrays, in the order rows come, rather than through a pointer of
+/// each case's and worker's own (a cache miss each at national scale).
+struct Names<'a> {
+    cases: crate::model::Texts,
+    workers: crate::model::Texts,
+    teams: &'a Teams<'a>,
+}
+
+impl<'a> Names<'a> {
+    fn new(run: &RunRecord, teams: &'a Teams<'a>) -> Names<'a> {
+        let extract = run.extract();
+        let mut cases = crate::model::Texts::default();
+        let references: Vec<std::borrow::Cow<str>> =
+            (0..extract.cases.len() as u32).into_par_iter().map(|c| run.case_reference_of(Some(c))).collect();
+        for reference in &references {
+            cases.push(reference);
+        }
+        let mut workers = crate::model::Texts::default();
+        for worker in &extract.workers {
+            workers.push(&worker.id);
+        }
+        Names { cases, workers, teams }
+    }
+
+    fn case(&self, f: &Finding) -> &str {
+        f.case().map_or("", |c| self.cases.nth(c))
+    }
+}
+
 impl RowText {
-    fn fill(&mut self, run: &RunRecord, f: &Finding) {
+    fn fill(&mut self, run: &RunRecord, names: &Names, f: &Finding) {
         let extract = run.extract();
         let o = &f.obligation;
         self.text.clear();
@@ -44,13 +76,13 @@ impl RowText {
         };
         self.text.push_str(&run.rules[f.rule as usize].code);
         end(self);
-        self.text.push_str(&run.case_reference(f));
+        self.text.push_str(names.case(f));
         end(self);
         if let Some(w) = f.worker {
-            self.text.push_str(&extract.workers[w as usize].id);
+            self.text.push_str(names.workers.nth(w));
         }
         end(self);
-        self.text.push_str(f.team(extract));
+        self.text.push_str(names.teams.name_of(f));
         end(self);
         if let Some(e) = o.trigger_event {
             self.text.push_str(extract.event_id(&extract.events[e as usize]));
@@ -190,61 +222,84 @@ fn push_json_string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
-/// `,"name":"` for every column (no comma before the first), rendered
-/// once: a string value follows it whole, any other value without its quote.
-fn json_keys() -> Vec<Vec<u8>> {
-    COLUMNS
-        .iter()
-        .chain(&EXTRA_COLUMNS)
-        .enumerate()
-        .map(|(i, name)| {
-            let mut key = if i == 0 { Vec::new() } else { vec![b','] };
-            push_json_string(&mut key, name);
-            key.extend_from_slice(b":\"");
-            key
-        })
-        .collect()
+/// What goes between one JSON value and the next, rendered once for every
+/// column: the previous value's closing quote (when it had one), the
+/// comma, the column's name, and this value's opening quote (when it has
+/// one). One copy a field instead of three: a national run writes 475
+/// million of them.
+struct JsonKeys([[[Vec<u8>; 2]; 2]; FIELDS]);
+
+impl JsonKeys {
+    fn new() -> JsonKeys {
+        let mut names = COLUMNS.iter().chain(&EXTRA_COLUMNS);
+        JsonKeys(std::array::from_fn(|i| {
+            let name = names.next().expect("FIELDS names every column");
+            std::array::from_fn(|closes| {
+                std::array::from_fn(|opens| {
+                    let mut key = if closes == 1 { vec![b'"'] } else { Vec::new() };
+                    if i > 0 {
+                        key.push(b',');
+                    }
+                    push_json_string(&mut key, name);
+                    key.push(b':');
+                    if opens == 1 {
+                        key.push(b'"');
+                    }
+                    key
+                })
+            })
+        }))
+    }
+
+    /// Before column `i`: `closes` the previous value's quote, `opens` this one's.
+    fn before(&self, i: usize, closes: bool, opens: bool) -> &[u8] {
+        &self.0[i][closes as usize][opens as usize]
+    }
 }
 
 /// One row as a JSON object. The contract's columns are always there (null
 /// when empty); the extra columns only when they hold something, which
 /// keeps a national run's file gigabytes smaller.
-fn json_row(row: &RowText, keys: &[Vec<u8>], out: &mut Vec<u8>, first: bool) {
+fn json_row(row: &RowText, keys: &JsonKeys, out: &mut Vec<u8>, first: bool) {
     out.extend_from_slice(if first { b"\n{" } else { b",\n{" });
-    for (i, key) in keys.iter().enumerate() {
-        let unquoted = &key[..key.len() - 1];
+    // The last value written was a string still to be closed.
+    let mut open = false;
+    for i in 0..FIELDS {
         match row.field(i) {
             "" if i >= COLUMNS.len() => {}
             "" => {
-                out.extend_from_slice(unquoted);
+                out.extend_from_slice(keys.before(i, open, false));
                 out.extend_from_slice(b"null");
+                open = false;
             }
             number if i == OVERDUE_DAYS => {
-                out.extend_from_slice(unquoted);
+                out.extend_from_slice(keys.before(i, open, false));
                 out.extend_from_slice(number.as_bytes());
+                open = false;
             }
             text if row.needs_json_escaping => {
-                out.extend_from_slice(unquoted);
+                out.extend_from_slice(keys.before(i, open, false));
                 push_json_string(out, text);
+                open = false;
             }
             text => {
-                out.extend_from_slice(key);
+                out.extend_from_slice(keys.before(i, open, true));
                 out.extend_from_slice(text.as_bytes());
-                out.push(b'"');
+                open = true;
             }
         }
     }
-    out.push(b'}');
+    out.extend_from_slice(if open { b"\"}" } else { b"}" });
 }
 
 /// A chunk of rows as CSV and (unless left out) JSON, each row formatted once.
-fn render(run: &RunRecord, chunk: &[Finding], first: bool, buffers: &Buffers) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
+fn render(run: &RunRecord, names: &Names, chunk: &[Finding], first: bool, buffers: &Buffers) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
     let mut csv = buffers.take(File::Csv, chunk.len() * 160);
     let mut json = if run.findings_json { buffers.take(File::Json, chunk.len() * 400) } else { Vec::new() };
     let mut row = RowText::default();
-    let keys = json_keys();
+    let keys = JsonKeys::new();
     for (n, f) in chunk.iter().enumerate() {
-        row.fill(run, f);
+        row.fill(run, names, f);
         csv_row(run.excel, &row, &mut csv)?;
         if run.findings_json {
             json_row(&row, &keys, &mut json, first && n == 0);
@@ -281,7 +336,9 @@ impl Buffers {
 
 /// Writes findings.csv and findings.json (when asked for) together,
 /// rendering in parallel.
-pub fn write_findings(csv_path: &Path, json_path: Option<&Path>, run: &RunRecord) -> std::io::Result<()> {
+pub fn write_findings(csv_path: &Path, json_path: Option<&Path>, run: &RunRecord, teams: &Teams) -> std::io::Result<()> {
+    let names = Names::new(run, teams);
+    let names = &names;
     let mut csv_out = super::direct::LargeFile::create(csv_path)?;
     if run.excel {
         csv_out.write_all(b"\xEF\xBB\xBF")?;
@@ -323,7 +380,7 @@ pub fn write_findings(csv_path: &Path, json_path: Option<&Path>, run: &RunRecord
         });
         for group in chunks.chunks(CHUNKS_IN_FLIGHT) {
             let rendered: std::io::Result<Vec<(Vec<u8>, Vec<u8>)>> =
-                group.par_iter().map(|(index, chunk)| render(run, chunk, *index == 0, buffers)).collect();
+                group.par_iter().map(|(index, chunk)| render(run, names, chunk, *index == 0, buffers)).collect();
             let (csv_bytes, json_bytes): (Vec<Vec<u8>>, Vec<Vec<u8>>) = rendered?.into_iter().unzip();
             if csv_send.send(csv_bytes).is_err() || (run.findings_json && json_send.send(json_bytes).is_err()) {
                 break; // a writer failed: its error is reported below
@@ -338,7 +395,7 @@ pub fn write_findings(csv_path: &Path, json_path: Option<&Path>, run: &RunRecord
 
 #[cfg(test)]
 mod tests {
-    use super::{COLUMNS, FIELDS, OVERDUE_DAYS, RowText, csv_row, json_keys, json_row, push_hex, push_json_string, quoted_csv_row};
+    use super::{COLUMNS, FIELDS, JsonKeys, OVERDUE_DAYS, RowText, csv_row, json_row, push_hex, push_json_string, quoted_csv_row};
     use proptest::prelude::*;
 
     fn row_of(fields: &[String]) -> RowText {
@@ -361,7 +418,7 @@ mod tests {
     /// The row's values as a JSON parser reads them back.
     fn json_values(row: &RowText) -> Vec<serde_json::Value> {
         let mut out = Vec::new();
-        json_row(row, &json_keys(), &mut out, true);
+        json_row(row, &JsonKeys::new(), &mut out, true);
         let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&out).unwrap();
         COLUMNS.iter().map(|c| object[*c].clone()).collect()
     }
