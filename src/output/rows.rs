@@ -64,8 +64,54 @@ impl<'a> Names<'a> {
     }
 }
 
+/// The event ids and lines a chunk of rows names (its triggers' and what
+/// met them), looked up for the whole chunk before any row is written.
+/// At national scale each lookup misses the cache (the events are
+/// gigabytes); in a loop that does nothing else the processor has many
+/// in flight at once, where inside a row's long work it waited for each.
+#[derive(Default)]
+struct ChunkEvents {
+    /// Per row, the trigger's then the meeting event's (index, line), if any.
+    found: Vec<Option<(crate::model::TextRef, u32)>>,
+    ids: String,
+    ends: Vec<usize>,
+}
+
+impl ChunkEvents {
+    fn gather(&mut self, run: &RunRecord, chunk: &[Finding]) {
+        let extract = run.extract();
+        self.found.clear();
+        self.found.extend(chunk.iter().flat_map(|f| {
+            [f.obligation.trigger_event, f.obligation.done_event].map(|e| {
+                e.map(|e| {
+                    let event = &extract.events[e as usize];
+                    (event.id, event.line)
+                })
+            })
+        }));
+        self.ids.clear();
+        self.ends.clear();
+        for found in &self.found {
+            if let Some((id, _)) = found {
+                self.ids.push_str(extract.event_ids.get(*id));
+            }
+            self.ends.push(self.ids.len());
+        }
+    }
+
+    /// Row `n`'s trigger (`done` false) or meeting event (`done` true): its id
+    /// ("" when none) and line.
+    fn event(&self, n: usize, done: bool) -> (&str, Option<u32>) {
+        let slot = 2 * n + done as usize;
+        let start = if slot == 0 { 0 } else { self.ends[slot - 1] };
+        (&self.ids[start..self.ends[slot]], self.found[slot].map(|(_, line)| line))
+    }
+}
+
 impl RowText {
-    fn fill(&mut self, run: &RunRecord, names: &Names, f: &Finding) {
+    fn fill(&mut self, run: &RunRecord, names: &Names, f: &Finding, events: (&ChunkEvents, usize)) {
+        let (trigger_event, trigger_event_line) = events.0.event(events.1, false);
+        let (done_event, done_event_line) = events.0.event(events.1, true);
         let extract = run.extract();
         let o = &f.obligation;
         self.text.clear();
@@ -84,17 +130,13 @@ impl RowText {
         end(self);
         self.text.push_str(names.teams.name_of(f));
         end(self);
-        if let Some(e) = o.trigger_event {
-            self.text.push_str(extract.event_id(&extract.events[e as usize]));
-        }
+        self.text.push_str(trigger_event);
         end(self);
         crate::time::push_moment(&mut self.text, o.trigger_at);
         end(self);
         crate::time::push_due(&mut self.text, o.due);
         end(self);
-        if let Some(e) = o.done_event {
-            self.text.push_str(extract.event_id(&extract.events[e as usize]));
-        }
+        self.text.push_str(done_event);
         end(self);
         if let Some(d) = o.done_at {
             crate::time::push_moment(&mut self.text, d);
@@ -124,8 +166,12 @@ impl RowText {
             end(self);
         }
         end(self);
-        let trigger = super::trigger_line(extract, o);
-        let done = o.done_event.map(|e| (extract.events_file.as_str(), extract.events[e as usize].line));
+        let events_file = extract.events_file.as_str();
+        let trigger = match trigger_event_line {
+            Some(line) => Some((events_file, line)),
+            None => super::trigger_line(extract, o),
+        };
+        let done = done_event_line.map(|line| (events_file, line));
         for source in [trigger, done] {
             if let Some((file, line)) = source {
                 self.text.push_str(file);
@@ -298,8 +344,10 @@ fn render(run: &RunRecord, names: &Names, chunk: &[Finding], first: bool, buffer
     let mut json = if run.findings_json { buffers.take(File::Json, chunk.len() * 400) } else { Vec::new() };
     let mut row = RowText::default();
     let keys = JsonKeys::new();
+    let mut events = ChunkEvents::default();
+    events.gather(run, chunk);
     for (n, f) in chunk.iter().enumerate() {
-        row.fill(run, names, f);
+        row.fill(run, names, f, (&events, n));
         csv_row(run.excel, &row, &mut csv)?;
         if run.findings_json {
             json_row(&row, &keys, &mut json, first && n == 0);
