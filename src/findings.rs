@@ -95,6 +95,20 @@ pub struct Finding {
     pub accepted: Option<u32>,
 }
 
+/// How many findings have each status, in the order of [`Status::ALL`].
+pub fn status_totals(findings: &[Finding]) -> [u64; Status::ALL.len()] {
+    findings
+        .par_chunks(1 << 16)
+        .map(|chunk| {
+            let mut totals = [0u64; Status::ALL.len()];
+            for f in chunk {
+                totals[f.status as usize] += 1;
+            }
+            totals
+        })
+        .reduce(|| [0; Status::ALL.len()], |a, b| std::array::from_fn(|i| a[i] + b[i]))
+}
+
 /// A finding as the engine first makes it: not yet judged or attributed.
 pub fn unjudged(rule: u16, obligation: Obligation) -> Finding {
     Finding { rule, worker: obligation.worker, obligation, status: Status::Pending, overdue_days: None, accepted: None }

@@ -255,6 +255,7 @@ pub fn audit(plan: &Plan) -> Result<Summary, Failure> {
         rule_files: &rule_set.files,
         not_assessed: &not_assessed,
         findings: &findings,
+        status_totals: findings::status_totals(&findings),
         as_of: plan.as_of,
         period: plan.period,
         look_ahead_days,

@@ -25,6 +25,9 @@ pub struct RunRecord<'a> {
     pub rule_files: &'a BTreeMap<String, String>,
     pub not_assessed: &'a [NotAssessed],
     pub findings: &'a [Finding],
+    /// [`crate::findings::status_totals`] of `findings` (counted once: a
+    /// national run's findings are gigabytes to read).
+    pub status_totals: [u64; Status::ALL.len()],
     pub as_of: chrono::NaiveDate,
     pub period: (Option<chrono::NaiveDate>, Option<chrono::NaiveDate>),
     pub look_ahead_days: u32,
@@ -234,11 +237,7 @@ impl<'a> RunRecord<'a> {
     }
 
     pub fn status_counts(&self) -> BTreeMap<&'static str, u64> {
-        let mut counts = [0u64; Status::ALL.len()];
-        for f in self.findings {
-            counts[f.status as usize] += 1;
-        }
-        Status::ALL.iter().map(|&s| (s.name(), counts[s as usize])).collect()
+        Status::ALL.iter().map(|&s| (s.name(), self.status_totals[s as usize])).collect()
     }
 }
 

@@ -143,6 +143,64 @@ impl Counts {
     }
 }
 
+/// Counts per worker and rule, kept only for the workers with findings (an
+/// extract may name millions of workers in its events alone). Findings come
+/// rule by rule, so the rule in hand is summed first in one count per
+/// worker, a table small enough to stay in cache, and folded in when the
+/// rule changes: summed straight into the big table, each finding was a
+/// cache miss.
+struct WorkerRuleCounts {
+    rules: usize,
+    /// Each worker slot's row in `counts`, or `u32::MAX` for none yet.
+    row: Vec<u32>,
+    counts: Vec<Counts>,
+    rule_in_hand: usize,
+    in_hand: Vec<Counts>,
+    touched: Vec<usize>,
+}
+
+impl WorkerRuleCounts {
+    fn new(slots: usize, rules: usize) -> WorkerRuleCounts {
+        WorkerRuleCounts {
+            rules,
+            row: vec![u32::MAX; slots],
+            counts: Vec::new(),
+            rule_in_hand: 0,
+            in_hand: vec![Counts::default(); slots],
+            touched: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, rule: usize, slot: usize, status: Status) {
+        if rule != self.rule_in_hand {
+            self.fold_in();
+            self.rule_in_hand = rule;
+        }
+        let counts = &mut self.in_hand[slot];
+        if counts.assessed() + counts.due + counts.pending == 0 {
+            self.touched.push(slot);
+        }
+        counts.add(status);
+    }
+
+    /// Folds the rule in hand into the table (call once more at the end).
+    fn fold_in(&mut self) {
+        for slot in self.touched.drain(..) {
+            if self.row[slot] == u32::MAX {
+                self.row[slot] = (self.counts.len() / self.rules) as u32;
+                self.counts.resize(self.counts.len() + self.rules, Counts::default());
+            }
+            let counts = std::mem::take(&mut self.in_hand[slot]);
+            self.counts[self.row[slot] as usize * self.rules + self.rule_in_hand].merge(&counts);
+        }
+    }
+
+    fn get(&self, slot: usize, rule: usize) -> Option<Counts> {
+        let row = *self.row.get(slot).filter(|&&row| row != u32::MAX)? as usize;
+        Some(self.counts[row * self.rules + rule])
+    }
+}
+
 /// Met and assessed obligations per rule and month due, for the trends: a
 /// flat table (months since 1900) rather than a map, since every assessed
 /// finding of a national run adds to it.
@@ -644,10 +702,7 @@ pub fn write_index(path: &Path, run: &RunRecord, teams: &Teams) -> std::io::Resu
     let mut per_team_i = vec![Counts::default(); team_count];
     let mut per_worker_i = vec![Counts::default(); extract.workers.len() + 1];
     let mut team_rule_i = vec![Counts::default(); team_count * rule_count];
-    // Counts per worker and rule, for the workers that have findings (an
-    // extract may name millions of workers in its events alone).
-    let mut worker_row = vec![u32::MAX; extract.workers.len() + 1];
-    let mut worker_rule_i: Vec<Counts> = Vec::new();
+    let mut worker_rule_i = WorkerRuleCounts::new(extract.workers.len() + 1, rule_count);
     // Counts per team and worker, for the team pages' worker rows: a
     // worker's share of that team, not their totals. Findings come by rule
     // and case, so runs of one (team, worker) are summed before the map.
@@ -667,11 +722,7 @@ pub fn write_index(path: &Path, run: &RunRecord, teams: &Teams) -> std::io::Resu
         per_team_i[team as usize].add(f.status);
         per_worker_i[worker].add(f.status);
         team_rule_i[team as usize * rule_count + rule].add(f.status);
-        if worker_row[worker] == u32::MAX {
-            worker_row[worker] = (worker_rule_i.len() / rule_count) as u32;
-            worker_rule_i.resize(worker_rule_i.len() + rule_count, Counts::default());
-        }
-        worker_rule_i[worker_row[worker] as usize * rule_count + rule].add(f.status);
+        worker_rule_i.add(rule, worker, f.status);
         if worker > 0 {
             match &mut run_of {
                 Some((key, counts)) if *key == (team, worker) => counts.add(f.status),
@@ -730,10 +781,10 @@ pub fn write_index(path: &Path, run: &RunRecord, teams: &Teams) -> std::io::Resu
             by_worker.insert(worker_name(slot), std::mem::take(&mut by_worker_i[slot]));
         }
     }
+    worker_rule_i.fold_in();
     let worker_rule = |worker: &str, rule: usize| -> Option<Counts> {
         let slot = if worker.is_empty() { 0 } else { *extract.worker_index.get(worker)? as usize + 1 };
-        let row = *worker_row.get(slot).filter(|&&row| row != u32::MAX)? as usize;
-        Some(worker_rule_i[row * rule_count + rule]).filter(|c| c.assessed() + c.due + c.pending > 0)
+        worker_rule_i.get(slot, rule).filter(|c| c.assessed() + c.due + c.pending > 0)
     };
     let mut team_workers: BTreeMap<&str, BTreeMap<&str, Counts>> = BTreeMap::new();
     for ((team, slot), counts) in team_worker_i {
@@ -1053,6 +1104,32 @@ pub fn write_index(path: &Path, run: &RunRecord, teams: &Teams) -> std::io::Resu
 #[cfg(test)]
 mod tests {
     use super::{Item, SummaryRow, Table, escape_html, item_rows, push_escaped, summary_rows};
+
+    /// Rules interleave (two versions of one rule share a place in the
+    /// order): each change of rule folds in what was summed, and nothing is
+    /// lost or counted twice.
+    #[test]
+    fn worker_rule_counts_add_up_whatever_the_order_of_rules() {
+        let statuses = crate::findings::Status::ALL;
+        let findings: Vec<(usize, usize, crate::findings::Status)> =
+            (0..500).map(|i| ((i / 7 + i % 3) % 4, (i * 13) % 9, statuses[i % 5])).collect();
+        let mut counts = super::WorkerRuleCounts::new(9, 4);
+        for &(rule, slot, status) in &findings {
+            counts.add(rule, slot, status);
+        }
+        counts.fold_in();
+        for rule in 0..4 {
+            for slot in 0..9 {
+                let mut expected = super::Counts::default();
+                findings.iter().filter(|f| f.0 == rule && f.1 == slot).for_each(|f| expected.add(f.2));
+                let got = counts.get(slot, rule).unwrap_or_default();
+                assert_eq!(
+                    (got.met, got.late, got.overdue, got.due, got.pending),
+                    (expected.met, expected.late, expected.overdue, expected.due, expected.pending)
+                );
+            }
+        }
+    }
     use proptest::prelude::*;
 
     /// The rows as handlebars wrote them from the templates' `each` blocks
