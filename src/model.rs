@@ -274,6 +274,13 @@ pub struct Texts {
 pub struct TextRef(u32);
 
 impl Texts {
+    /// Room for `count` strings of `bytes` in all, reserved up front: a
+    /// national extract's event ids grown step by step were moved to fresh
+    /// memory at every doubling (room not used costs address space only).
+    pub fn with_capacity(count: usize, bytes: usize) -> Texts {
+        Texts { text: String::with_capacity(bytes), ends: Vec::with_capacity(count) }
+    }
+
     /// Stores `text`.
     pub fn push(&mut self, text: &str) -> TextRef {
         self.text.push_str(text);

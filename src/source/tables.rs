@@ -459,10 +459,12 @@ pub fn read_all(files: &BTreeMap<String, PathBuf>, profile: &Profile) -> Result<
         }
     }
 
-    // Sized from the file: a growing Vec of millions copies itself.
-    let mut events = Vec::with_capacity(std::fs::metadata(&events_source.path).map_or(0, |m| m.len() as usize / 64));
+    // Sized from the file: a growing Vec of millions copies itself. (Rows
+    // of the canonical layout are over 60 bytes, their ids under a quarter.)
+    let events_bytes = std::fs::metadata(&events_source.path).map_or(0, |m| m.len() as usize);
+    let mut events = Vec::with_capacity(events_bytes / 64);
     let events_file = events_source.label.clone();
-    let mut event_ids = Texts::default();
+    let mut event_ids = Texts::with_capacity(events_bytes / 64, events_bytes / 4);
     let result = events_source.read(|c| {
         let id = c.required(0)?;
         let kind = c.event_type(3)?;
@@ -717,16 +719,18 @@ fn index(
 /// event_id. Sorted on packed integer keys, since comparing through the
 /// events themselves misses the cache on every step at 28 million events.
 fn events_in_order(events: &[Event], group: impl Fn(&Event) -> Option<u32> + Sync) -> Vec<EventIdx> {
-    let mut keys: Vec<(u128, u32)> = events
-        .par_iter()
-        .enumerate()
-        .filter_map(|(i, e)| {
-            let seconds = (e.occurred.at.and_utc().timestamp() + (1i64 << 40)) as u128;
-            group(e).map(|g| ((g as u128) << 96 | seconds << 32 | e.rank as u128, i as u32))
-        })
-        .collect();
+    // A key for every event, written in place (a filtered list would be
+    // gathered in pieces and copied: twice the fresh memory, which costs
+    // more than the sort). Events in no group get a key no event in one
+    // reaches (its seconds stay under 2^41), so they sort last and are cut off.
+    let mut keys: Vec<(u128, u32)> = Vec::with_capacity(events.len());
+    keys.par_extend(events.par_iter().enumerate().map(|(i, e)| {
+        let seconds = (e.occurred.at.and_utc().timestamp() + (1i64 << 40)) as u128;
+        (group(e).map_or(u128::MAX, |g| (g as u128) << 96 | seconds << 32 | e.rank as u128), i as u32)
+    }));
     keys.par_sort_unstable();
-    keys.into_iter().map(|k| k.1).collect()
+    let grouped = keys.partition_point(|k| k.0 != u128::MAX);
+    keys[..grouped].par_iter().map(|k| k.1).collect()
 }
 
 /// Given the group key of each item in sorted order, each group's range.
