@@ -71,13 +71,13 @@ pub fn evaluate(rules: &[&Rule], ctx: &Context) -> Vec<crate::findings::Finding>
     };
     let workers: Vec<Unit> = in_id_order(&ctx.extract.worker_rank).into_iter().map(Unit::Worker).chain([Unit::Caseless]).collect();
     let cases: Vec<Unit> = in_id_order(&ctx.extract.case_rank).into_iter().map(Unit::Case).collect();
-    // Room for two findings an event (national-scale extracts have made
-    // 1.1): room not yet written costs address space, not memory, while
-    // growing a list of gigabytes moves it, which cost a third of the phase
-    // at a million cases. Where even the address space is refused, the list
-    // grows as it fills.
+    // Room for one and a half findings an event (national-scale extracts
+    // have made 1.1): room not yet written costs address space, not memory,
+    // while growing a list of gigabytes moves it, which cost a third of the
+    // phase at a million cases. Where even the address space is refused, the
+    // list grows as it fills.
     let mut all: Vec<crate::findings::Finding> = Vec::new();
-    let _ = all.try_reserve_exact(2 * (ctx.extract.events.len() + workers.len() + cases.len()));
+    let _ = all.try_reserve_exact((ctx.extract.events.len() + workers.len() + cases.len()) * 3 / 2);
     for (index, rule) in rules.iter().enumerate() {
         let run = |units: &[Unit]| {
             let mut found = Vec::new();
@@ -107,6 +107,9 @@ pub fn evaluate(rules: &[&Rule], ctx: &Context) -> Vec<crate::findings::Finding>
         }
         append_on_every_core(&mut all, lists);
     }
+    // The room not used is given back (shrinking a large block moves
+    // nothing): a process run under an address-space limit needs it later.
+    all.shrink_to_fit();
     all
 }
 
