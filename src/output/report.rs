@@ -107,6 +107,11 @@ impl Counts {
         self.met + self.late + self.overdue
     }
 
+    /// No finding counted at all.
+    fn is_empty(&self) -> bool {
+        self.assessed() + self.due + self.pending == 0
+    }
+
     fn merge(&mut self, other: &Counts) {
         self.met += other.met;
         self.late += other.late;
@@ -177,7 +182,7 @@ impl WorkerRuleCounts {
             self.rule_in_hand = rule;
         }
         let counts = &mut self.in_hand[slot];
-        if counts.assessed() + counts.due + counts.pending == 0 {
+        if counts.is_empty() {
             self.touched.push(slot);
         }
         counts.add(status);
@@ -628,17 +633,13 @@ impl<'a> ItemOrder<'a> {
         ItemOrder { extract, teams, team_rank }
     }
 
-    fn team(&self, f: &Finding) -> u32 {
-        self.teams.of(f)
-    }
-
     /// Due first, then team, worker and case.
     fn key(&self, f: &Finding) -> u128 {
         // No worker or case sorts first, as the empty name would.
         let worker = f.worker.map_or(0, |w| self.extract.worker_rank[w as usize] + 1);
         let case = f.case().map_or(0, |c| self.extract.case_rank[c as usize] + 1);
         let due = chrono::Datelike::num_days_from_ce(&f.obligation.due.date()).max(0) as u32;
-        (due as u128) << 96 | (self.team_rank[self.team(f) as usize] as u128) << 64 | (worker as u128) << 32 | case as u128
+        (due as u128) << 96 | (self.team_rank[self.teams.of(f) as usize] as u128) << 64 | (worker as u128) << 32 | case as u128
     }
 
     /// Team and worker before the due date: [`ItemOrder::key`] regrouped.
@@ -716,7 +717,7 @@ pub fn write_index(path: &Path, run: &RunRecord, teams: &Teams) -> std::io::Resu
     let mut by_rule: Vec<Vec<&Finding>> = vec![Vec::new(); rule_count];
     for f in run.findings {
         let rule = f.rule as usize;
-        let team = order.team(f);
+        let team = teams.of(f);
         let worker = worker_slot(f);
         per_rule[rule].add(f.status);
         per_team_i[team as usize].add(f.status);
@@ -760,14 +761,14 @@ pub fn write_index(path: &Path, run: &RunRecord, teams: &Teams) -> std::io::Resu
     let mut by_team: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
     for (t, name) in team_names.iter().enumerate() {
         let counts = per_team_i[t];
-        if counts.assessed() + counts.due + counts.pending == 0 {
+        if counts.is_empty() {
             continue;
         }
         per_team.insert(name, counts);
         by_team.insert(name, std::mem::take(&mut by_team_i[t]));
         for rule in 0..rule_count {
             let c = team_rule_i[t * rule_count + rule];
-            if c.assessed() + c.due + c.pending > 0 {
+            if !c.is_empty() {
                 team_rule.insert((name, rule), c);
                 rule_team.insert((rule, name), c);
             }
@@ -776,7 +777,7 @@ pub fn write_index(path: &Path, run: &RunRecord, teams: &Teams) -> std::io::Resu
     let mut per_worker: BTreeMap<&str, Counts> = BTreeMap::new();
     let mut by_worker: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
     for (slot, counts) in per_worker_i.iter().enumerate() {
-        if counts.assessed() + counts.due + counts.pending > 0 {
+        if !counts.is_empty() {
             per_worker.insert(worker_name(slot), *counts);
             by_worker.insert(worker_name(slot), std::mem::take(&mut by_worker_i[slot]));
         }
@@ -784,7 +785,7 @@ pub fn write_index(path: &Path, run: &RunRecord, teams: &Teams) -> std::io::Resu
     worker_rule_i.fold_in();
     let worker_rule = |worker: &str, rule: usize| -> Option<Counts> {
         let slot = if worker.is_empty() { 0 } else { *extract.worker_index.get(worker)? as usize + 1 };
-        worker_rule_i.get(slot, rule).filter(|c| c.assessed() + c.due + c.pending > 0)
+        worker_rule_i.get(slot, rule).filter(|c| !c.is_empty())
     };
     let mut team_workers: BTreeMap<&str, BTreeMap<&str, Counts>> = BTreeMap::new();
     for ((team, slot), counts) in team_worker_i {
