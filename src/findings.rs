@@ -412,7 +412,7 @@ mod tests {
     #[test]
     fn a_timed_due_is_judged_by_elapsed_time_and_counted_by_date() {
         let j = judgement();
-        let due = Due::at(parse_moment("2024-06-05T10:00").unwrap().at);
+        let due = Due::at(parse_moment("2024-06-05T10:00").unwrap().at());
         assert_eq!(j.status(due, Some(parse_moment("2024-06-05T10:00").unwrap())), (Status::Met, None));
         assert_eq!(j.status(due, Some(parse_moment("2024-06-05T10:01").unwrap())), (Status::Late, Some(0)));
         assert_eq!(j.status(due, Some(Moment::date_only(parse_date("2024-06-05").unwrap()))), (Status::Met, None));
@@ -421,8 +421,8 @@ mod tests {
     #[test]
     fn due_keys_sort_like_their_text() {
         let mut dues = vec![
-            Due::at(parse_moment("2024-06-05T10:00:30").unwrap().at),
-            Due::at(parse_moment("2024-06-05T10:00").unwrap().at),
+            Due::at(parse_moment("2024-06-05T10:00:30").unwrap().at()),
+            Due::at(parse_moment("2024-06-05T10:00").unwrap().at()),
             Due::Date(parse_date("2024-06-05").unwrap()),
             Due::Date(parse_date("2024-06-04").unwrap()),
         ];

@@ -31,10 +31,10 @@ fn read_canonical(path: &Path) -> std::io::Result<(Vec<String>, Vec<Row>)> {
 fn date_text(profile: &Profile, value: &str) -> String {
     let Ok(moment) = crate::time::parse_moment(value) else { return value.to_string() };
     let timed = |f: &&String| f.contains("%H");
-    let format = if moment.bare { profile.date_formats.iter().find(|f| !timed(f)) } else { profile.date_formats.iter().find(timed) };
+    let format = if moment.bare() { profile.date_formats.iter().find(|f| !timed(f)) } else { profile.date_formats.iter().find(timed) };
     match format {
-        Some(f) if moment.bare => moment.date().format(f).to_string(),
-        Some(f) => moment.at.format(f).to_string(),
+        Some(f) if moment.bare() => moment.date().format(f).to_string(),
+        Some(f) => moment.at().format(f).to_string(),
         None => value.to_string(),
     }
 }

@@ -241,12 +241,12 @@ pub struct Allocation {
 impl Allocation {
     /// Start on the local clock (a bare date = 00:00 that day).
     pub fn start(&self) -> NaiveDateTime {
-        self.from.at
+        self.from.at()
     }
 
     /// Exclusive end: a bare `to` ends with its day; None = current.
     pub fn end(&self) -> Option<NaiveDateTime> {
-        self.to.map(|to| if to.bare { end_of_day_exclusive(to.date()) } else { to.at })
+        self.to.map(|to| if to.bare() { end_of_day_exclusive(to.date()) } else { to.at() })
     }
 
     /// An allocation ending at or before its start holds nothing.

@@ -191,7 +191,7 @@ impl AllocationRule {
                                     .filter(|b| {
                                         b.role == AllocationRole::Primary && a.from.strictly_before(b.from) && is_senior(role_of(b.worker))
                                     })
-                                    .min_by_key(|b| b.from.at)
+                                    .min_by_key(|b| b.from.at())
                                     .map(|b| b.from)
                             };
                             out.push(row(a, fix.map(|m| (None, m))));
@@ -239,7 +239,7 @@ impl AllocationRule {
                             // Candidates by date; on an equal date a day-after (bare) wins.
                             let mut fixes: Vec<Moment> = [absence_over, closed_next].into_iter().flatten().map(Moment::date_only).collect();
                             fixes.extend(a.to);
-                            let fix = fixes.into_iter().min_by_key(|m| (m.date(), !m.bare));
+                            let fix = fixes.into_iter().min_by_key(|m| (m.date(), !m.bare()));
                             out.push(row(a, fix.map(|m| (None, m))));
                         }
                     }
@@ -252,12 +252,12 @@ impl AllocationRule {
                                     .iter()
                                     .filter(|p| p.role == AllocationRole::Primary && !is_student(p.worker) && !std::ptr::eq(**p, *s))
                             };
-                            let current = others().filter(|p| p.is_current_at(s.start())).max_by_key(|p| p.from.at).map(|p| p.from);
+                            let current = others().filter(|p| p.is_current_at(s.start())).max_by_key(|p| p.from.at()).map(|p| p.from);
                             let ends = [s.end(), closed].into_iter().flatten().min();
                             let later = || {
                                 others()
                                     .filter(|p| p.start() > s.start() && ends.is_none_or(|end| p.start() < end))
-                                    .min_by_key(|p| p.from.at)
+                                    .min_by_key(|p| p.from.at())
                                     .map(|p| p.from)
                             };
                             out.push(row(s, current.or_else(later).map(|m| (None, m))));
@@ -268,8 +268,8 @@ impl AllocationRule {
                         let opened = Moment::date_only(record.opened_on);
                         let fix = allocations
                             .iter()
-                            .filter(|a| a.role == *role && a.end().is_none_or(|end| end > opened.at))
-                            .min_by_key(|a| a.from.at)
+                            .filter(|a| a.role == *role && a.end().is_none_or(|end| end > opened.at()))
+                            .min_by_key(|a| a.from.at())
                             .map(|a| a.from);
                         out.push(Obligation {
                             case: Some(case),
@@ -390,7 +390,7 @@ fn senior_after_rise(
         if !carries || before || !levels.reaches(&threshold.track, threshold.at_least) {
             continue;
         }
-        let at = if e.occurred.bare { e.occurred.date().and_hms_opt(23, 59, 59).expect("valid") } else { e.occurred.at };
+        let at = if e.occurred.bare() { e.occurred.date().and_hms_opt(23, 59, 59).expect("valid") } else { e.occurred.at() };
         let Some(primary) = ctx.extract.primary_current_at(case, at) else {
             continue;
         };
@@ -402,7 +402,7 @@ fn senior_after_rise(
             .filter(|a| matches!(a.role, AllocationRole::CoAllocated | AllocationRole::Primary))
             .filter(|a| is_senior(ctx.extract.staff(a.worker).map(|s| s.role)))
             .filter(|a| a.is_current_at(at) || a.start() > at)
-            .min_by_key(|a| a.from.at)
+            .min_by_key(|a| a.from.at())
             .map(|a| a.from);
         out.push(Obligation {
             case: Some(case),
@@ -422,7 +422,7 @@ fn buddy(ctx: &Context, worker: WorkerIdx, out: &mut Vec<Obligation>) {
     let periods = super::recurring::holding_periods(ctx, worker);
     let day_start = ctx.as_of.and_time(chrono::NaiveTime::MIN);
     let day_end = end_of_day_exclusive(ctx.as_of);
-    let Some((start, _)) = periods.iter().find(|(start, end)| start.at < day_end && end.is_none_or(|end| end > day_start)) else {
+    let Some((start, _)) = periods.iter().find(|(start, end)| start.at() < day_end && end.is_none_or(|end| end > day_start)) else {
         return;
     };
     let buddy_ok = ctx.extract.staff(worker).and_then(|s| s.buddy_id.as_deref()).is_some_and(|buddy| {

@@ -77,13 +77,13 @@ impl Before {
 
     /// The latest moment that counts as on time for an anchor at `anchor`.
     fn due(&self, anchor: Moment, answer: Option<Moment>) -> Due {
-        let by_date = anchor.bare || answer.is_some_and(|a| a.bare);
+        let by_date = anchor.bare() || answer.is_some_and(|a| a.bare());
         let date = anchor.date();
         match self.lead {
             None if by_date => Due::Date(date),
-            None => Due::at(anchor.at),
+            None => Due::at(anchor.at()),
             Some(Span::Hours(h)) if by_date => Due::Date(date - Days::new(h.div_ceil(24) as u64)),
-            Some(Span::Hours(h)) => Due::hours_after(anchor.at, -(h as i64)),
+            Some(Span::Hours(h)) => Due::hours_after(anchor.at(), -(h as i64)),
             Some(Span::Days(d)) => Due::Date(date - Days::new(d as u64)),
             Some(_) => unreachable!("compile accepts only hour and day leads"),
         }

@@ -198,7 +198,7 @@ impl Deadline {
                     .allocations_of_case(case)
                     .iter()
                     .filter(|a| a.role == *role && a.holds_anything())
-                    .min_by_key(|a| (a.from.at, ctx.extract.worker_rank[a.worker as usize]))
+                    .min_by_key(|a| (a.from.at(), ctx.extract.worker_rank[a.worker as usize]))
                 {
                     triggers.push((None, index(first), first.from, Moment::date_only(first.from.date())));
                 }
@@ -217,7 +217,7 @@ impl Deadline {
                 Answer::AllOf(_) => {
                     let each: Option<Vec<(EventIdx, &Event)>> = answers.iter().map(|list| first_at_or_after(list, from)).collect();
                     each.and_then(|each| {
-                        each.into_iter().max_by(|a, b| a.1.occurred.at.cmp(&b.1.occurred.at).then_with(|| a.1.rank.cmp(&b.1.rank)))
+                        each.into_iter().max_by(|a, b| a.1.occurred.at().cmp(&b.1.occurred.at()).then_with(|| a.1.rank.cmp(&b.1.rank)))
                     })
                     .map(|(i, e)| (Some(i), e.occurred))
                 }
@@ -257,14 +257,14 @@ impl Deadline {
     /// earliest start among those current at the trigger (a bare date: at
     /// 23:59:59) or starting later.
     fn allocation_answer(&self, ctx: &Context, case: CaseIdx, at: Moment, roles: &[AllocationRole], senior: bool) -> Option<Moment> {
-        let t = if at.bare { at.date().and_hms_opt(23, 59, 59).expect("valid time") } else { at.at };
+        let t = if at.bare() { at.date().and_hms_opt(23, 59, 59).expect("valid time") } else { at.at() };
         ctx.extract
             .allocations_of_case(case)
             .iter()
             .filter(|a| roles.contains(&a.role) && a.holds_anything())
             .filter(|a| !senior || is_senior(ctx.extract.staff(a.worker).map(|s| s.role)))
             .filter(|a| a.is_current_at(t) || a.start() > t)
-            .min_by_key(|a| a.from.at)
+            .min_by_key(|a| a.from.at())
             .map(|a| a.from)
     }
 
@@ -295,7 +295,7 @@ impl Deadline {
             let answer = candidates
                 .into_iter()
                 .filter(|(_, e)| selector.types.contains(e.kind) && e.occurred.date() >= start)
-                .min_by(|a, b| a.1.occurred.at.cmp(&b.1.occurred.at).then_with(|| a.1.rank.cmp(&b.1.rank)));
+                .min_by(|a, b| a.1.occurred.at().cmp(&b.1.occurred.at()).then_with(|| a.1.rank.cmp(&b.1.rank)));
             let trigger_at = Moment::date_only(start);
             out.push(Obligation {
                 case: None,

@@ -63,8 +63,8 @@ impl<'a> Context<'a> {
         let date = trigger.date();
         let clamp = |d: Option<chrono::NaiveDate>| Due::Date(d.unwrap_or(crate::calendar::CALENDAR_END));
         match span {
-            Span::Hours(h) if trigger.bare || answer.is_some_and(|a| a.bare) => clamp(add_days(date, h.div_ceil(24))),
-            Span::Hours(h) => Due::hours_after(trigger.at, h as i64),
+            Span::Hours(h) if trigger.bare() || answer.is_some_and(|a| a.bare()) => clamp(add_days(date, h.div_ceil(24))),
+            Span::Hours(h) => Due::hours_after(trigger.at(), h as i64),
             Span::Days(n) => clamp(add_days(date, n)),
             Span::Months(n) => clamp(add_months(date, n)),
             Span::WorkingDays(n) => clamp(self.calendar.working_days_after(date, n)),

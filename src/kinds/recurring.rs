@@ -351,11 +351,11 @@ impl Recurring {
 /// Whether an event lies inside a period: by time, or for a bare date, if
 /// the period covers any part of its day.
 fn inside(at: Moment, start: Moment, end: Option<NaiveDateTime>) -> bool {
-    if at.bare || start.bare {
+    if at.bare() || start.bare() {
         let day_start = at.date().and_time(chrono::NaiveTime::MIN);
         start.date() <= at.date() && end.is_none_or(|end| end > day_start)
     } else {
-        start.at <= at.at && end.is_none_or(|end| at.at < end)
+        start.at() <= at.at() && end.is_none_or(|end| at.at() < end)
     }
 }
 
@@ -371,11 +371,11 @@ fn merge<'a>(ctx: &Context, allocations: impl Iterator<Item = &'a Allocation>, l
             end.is_none_or(|end| end > a.start()).then_some((a.from, end))
         })
         .collect();
-    spans.sort_by_key(|(start, _)| start.at);
+    spans.sort_by_key(|(start, _)| start.at());
     let mut merged: Vec<Period> = Vec::new();
     for (start, end) in spans {
         if let Some(last) = merged.last_mut()
-            && last.end.is_none_or(|last_end| start.at <= last_end)
+            && last.end.is_none_or(|last_end| start.at() <= last_end)
         {
             last.end = match (last.end, end) {
                 (Some(a), Some(b)) => Some(a.max(b)),
@@ -398,5 +398,5 @@ pub fn holding_periods(ctx: &Context, worker: WorkerIdx) -> Vec<(Moment, Option<
 pub fn holds_on(periods: &[(Moment, Option<NaiveDateTime>)], date: NaiveDate) -> bool {
     let day_start = date.and_time(chrono::NaiveTime::MIN);
     let day_end = end_of_day_exclusive(date);
-    periods.iter().any(|(start, end)| start.at < day_end && end.is_none_or(|end| end > day_start))
+    periods.iter().any(|(start, end)| start.at() < day_end && end.is_none_or(|end| end > day_start))
 }

@@ -192,7 +192,7 @@ impl<'r, 'a> Cells<'r, 'a> {
         let parsed = match parse_date(text) {
             Err(crate::time::DateError::Invalid) => match self.profile_moment(text) {
                 // Spreadsheets write a date as midnight: that is the date.
-                Some(Ok(m)) if m.bare || m.at.time() == chrono::NaiveTime::MIN => Ok(m.date()),
+                Some(Ok(m)) if m.bare() || m.at().time() == chrono::NaiveTime::MIN => Ok(m.date()),
                 Some(Ok(_)) => Err(crate::time::DateError::Invalid),
                 Some(Err(e)) => Err(e),
                 None => Err(crate::time::DateError::Invalid),
@@ -443,12 +443,12 @@ pub fn read_all(files: &BTreeMap<String, PathBuf>, profile: &Profile) -> Result<
         absorb(&mut ledger, &src.label, result);
         count_repeats(
             &mut allocations,
-            |a| (a.case, a.worker, a.from.at),
-            |a| (a.role.name(), a.to.map(|t| (t.at, t.bare)), a.from.bare),
+            |a| (a.case, a.worker, a.from.at()),
+            |a| (a.role.name(), a.to.map(|t| (t.at(), t.bare())), a.from.bare()),
             |a| &mut a.repeat,
         );
         for a in &allocations {
-            if a.to.is_some_and(|to| to.at <= a.from.at) {
+            if a.to.is_some_and(|to| to.at() <= a.from.at()) {
                 ledger.warn(
                     &src.label,
                     a.line as u64,
@@ -496,7 +496,7 @@ pub fn read_all(files: &BTreeMap<String, PathBuf>, profile: &Profile) -> Result<
     absorb(&mut ledger, &events_file, result);
     reject_duplicate_events(&mut events, &event_ids, &mut ledger, &events_file);
     for e in &events {
-        if e.recorded.is_some_and(|r| r.at < e.occurred.at) {
+        if e.recorded.is_some_and(|r| r.at() < e.occurred.at()) {
             let id = crate::text::escape_value(event_ids.get(e.id));
             ledger.warn(&events_file, e.line as u64, "recorded before it occurred", format!("event {id}"));
         }
@@ -518,7 +518,7 @@ pub fn read_all(files: &BTreeMap<String, PathBuf>, profile: &Profile) -> Result<
         count_repeats(
             &mut absences,
             |a| (a.worker, a.kind, a.starts_on, a.ends_on),
-            |a| a.cover_recorded_at.map(|c| (c.at, c.bare)),
+            |a| a.cover_recorded_at.map(|c| (c.at(), c.bare())),
             |a| &mut a.repeat,
         );
     }
@@ -670,13 +670,13 @@ fn index(
     let order = events_in_order(&events, |e| Some(e.case.unwrap_or(no_case)));
     let events = crate::model::gather(events, &order);
     let case_events = ranges(cases.len(), events.iter().map_while(|e| e.case));
-    allocations.sort_by_key(|a| (a.case, a.from.at, a.line));
+    allocations.sort_by_key(|a| (a.case, a.from.at(), a.line));
     let case_allocations = ranges(cases.len(), allocations.iter().map(|a| a.case));
 
     let worker_event_order = events_in_order(&events, |e| e.worker);
     let worker_events = ranges(workers.list.len(), worker_event_order.iter().filter_map(|&i| events[i as usize].worker));
     let mut worker_allocation_order: Vec<u32> = (0..allocations.len() as u32).collect();
-    worker_allocation_order.sort_by_key(|&i| (allocations[i as usize].worker, allocations[i as usize].from.at, i));
+    worker_allocation_order.sort_by_key(|&i| (allocations[i as usize].worker, allocations[i as usize].from.at(), i));
     let worker_allocations = ranges(workers.list.len(), worker_allocation_order.iter().map(|&i| allocations[i as usize].worker));
 
     let rank = |ids: Vec<&str>| {
@@ -725,7 +725,7 @@ fn events_in_order(events: &[Event], group: impl Fn(&Event) -> Option<u32> + Syn
     // reaches (its seconds stay under 2^41), so they sort last and are cut off.
     let mut keys: Vec<(u128, u32)> = Vec::with_capacity(events.len());
     keys.par_extend(events.par_iter().enumerate().map(|(i, e)| {
-        let seconds = (e.occurred.at.and_utc().timestamp() + (1i64 << 40)) as u128;
+        let seconds = (e.occurred.at().and_utc().timestamp() + (1i64 << 40)) as u128;
         (group(e).map_or(u128::MAX, |g| (g as u128) << 96 | seconds << 32 | e.rank as u128), i as u32)
     }));
     keys.par_sort_unstable();
