@@ -321,7 +321,7 @@ pub fn identity_number(id: &Identity) -> u64 {
 fn due_key(due: Due) -> (NaiveDate, bool, chrono::NaiveTime) {
     match due {
         Due::Date(d) => (d, false, chrono::NaiveTime::MIN),
-        Due::At { at, .. } => (at.date(), true, at.time()),
+        Due::At(at) => (at.at().date(), true, at.at().time()),
     }
 }
 
