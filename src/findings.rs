@@ -81,18 +81,51 @@ impl Judgement {
 
 /// One findings row, still as ids and times. A national run holds 25
 /// million of them: each byte here is 25 MB of memory touched, moved and
-/// read again (its case is its obligation's, not a copy).
+/// read again. So the obligation is held packed (60 bytes in all, where
+/// the obligation alone is 72 unpacked), and read through
+/// [`Finding::obligation`].
 #[derive(Clone, Debug)]
 pub struct Finding {
     /// Index into the assessed rules.
     pub rule: u16,
     pub status: Status,
+    /// Which list `trigger_record` indexes: 0 none, 1 allocations, 2 absences.
+    record_kind: u8,
     /// The worker owed the obligation (see contract section 5).
-    pub worker: Option<WorkerIdx>,
-    pub obligation: Obligation,
-    pub overdue_days: Option<i32>,
+    worker: Slot,
     /// The accepted exception (index in the register) covering it, if any.
-    pub accepted: Option<u32>,
+    accepted: Slot,
+    /// Days overdue or late; [`Finding::NO_DAYS`] when neither.
+    overdue_days: i32,
+    case: Slot,
+    obligation_worker: Slot,
+    trigger_event: Slot,
+    trigger_record: Slot,
+    done_event: Slot,
+    trigger_at: crate::time::Moment,
+    due: Due,
+    done_at: Option<crate::time::Moment>,
+}
+
+/// An index into one of the extract's lists, or none, in 4 bytes where
+/// `Option<u32>` takes 8. `u32::MAX` is none: the extract's rows are
+/// numbered in `u32`, and no list comes near four billion rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Slot(u32);
+
+impl Slot {
+    const NONE: Slot = Slot(u32::MAX);
+
+    fn of(index: Option<u32>) -> Slot {
+        index.map_or(Slot::NONE, |i| {
+            debug_assert_ne!(i, u32::MAX, "an index at the end of u32");
+            Slot(i)
+        })
+    }
+
+    fn get(self) -> Option<u32> {
+        (self != Slot::NONE).then_some(self.0)
+    }
 }
 
 /// How many findings have each status, in the order of [`Status::ALL`].
@@ -111,18 +144,94 @@ pub fn status_totals(findings: &[Finding]) -> [u64; Status::ALL.len()] {
 
 /// A finding as the engine first makes it: not yet judged or attributed.
 pub fn unjudged(rule: u16, obligation: Obligation) -> Finding {
-    Finding { rule, worker: obligation.worker, obligation, status: Status::Pending, overdue_days: None, accepted: None }
+    let (record_kind, trigger_record) = match obligation.trigger_record {
+        None => (0, None),
+        Some(TriggerRecord::Allocation(a)) => (1, Some(a)),
+        Some(TriggerRecord::Absence(a)) => (2, Some(a)),
+    };
+    Finding {
+        rule,
+        status: Status::Pending,
+        record_kind,
+        worker: Slot::of(obligation.worker),
+        accepted: Slot::NONE,
+        overdue_days: Finding::NO_DAYS,
+        case: Slot::of(obligation.case),
+        obligation_worker: Slot::of(obligation.worker),
+        trigger_event: Slot::of(obligation.trigger_event),
+        trigger_record: Slot::of(trigger_record),
+        done_event: Slot::of(obligation.done_event),
+        trigger_at: obligation.trigger_at,
+        due: obligation.due,
+        done_at: obligation.done_at,
+    }
 }
 
 impl Finding {
+    /// Days are counted between dates chrono holds, never this many.
+    const NO_DAYS: i32 = i32::MIN;
+
+    /// The obligation as the rule found it.
+    pub fn obligation(&self) -> Obligation {
+        Obligation {
+            case: self.case.get(),
+            worker: self.obligation_worker.get(),
+            trigger_event: self.trigger_event.get(),
+            trigger_record: self.trigger_record.get().and_then(|i| match self.record_kind {
+                1 => Some(TriggerRecord::Allocation(i)),
+                2 => Some(TriggerRecord::Absence(i)),
+                _ => None,
+            }),
+            trigger_at: self.trigger_at,
+            due: self.due,
+            done_event: self.done_event.get(),
+            done_at: self.done_at,
+        }
+    }
+
     pub fn case(&self) -> Option<CaseIdx> {
-        self.obligation.case
+        self.case.get()
+    }
+
+    pub fn due(&self) -> Due {
+        self.due
+    }
+
+    /// The trigger event, then the event that met it (either may be none).
+    pub fn events(&self) -> [Option<crate::model::EventIdx>; 2] {
+        [self.trigger_event.get(), self.done_event.get()]
+    }
+
+    /// The worker owed the obligation (see contract section 5).
+    pub fn worker(&self) -> Option<WorkerIdx> {
+        self.worker.get()
+    }
+
+    pub fn set_worker(&mut self, worker: Option<WorkerIdx>) {
+        self.worker = Slot::of(worker);
+    }
+
+    pub fn overdue_days(&self) -> Option<i32> {
+        (self.overdue_days != Finding::NO_DAYS).then_some(self.overdue_days)
+    }
+
+    pub fn set_overdue_days(&mut self, days: Option<i32>) {
+        self.overdue_days = days.unwrap_or(Finding::NO_DAYS);
+    }
+
+    /// The accepted exception (index in the register) covering it, if any.
+    pub fn accepted(&self) -> Option<u32> {
+        self.accepted.get()
+    }
+
+    pub fn set_accepted(&mut self, accepted: Option<u32>) {
+        self.accepted = Slot::of(accepted);
     }
 
     /// The row's team (contract section 5): the case's team for case rows,
     /// the worker's own for worker-level rows.
     pub fn team<'a>(&self, extract: &'a Extract) -> &'a str {
-        let team = match (self.case(), self.worker) {
+        let team = match (self.case(), self.worker()) {
             (Some(c), _) => extract.cases[c as usize].team.as_deref(),
             (None, Some(w)) => extract.staff(w).and_then(|s| s.team.as_deref()),
             (None, None) => None,
@@ -142,17 +251,18 @@ pub fn judge(
 ) -> Vec<Finding> {
     let acceptances: Vec<(usize, &crate::exceptions::Acceptance)> = register.in_force(judgement.as_of).collect();
     if judgement.period != (None, None) {
-        findings.retain(|f| judgement.in_period(f.obligation.due));
+        findings.retain(|f| judgement.in_period(f.due()));
     }
     findings.par_iter_mut().for_each(|f| {
-        let o = &f.obligation;
-        if f.worker.is_none() {
-            f.worker = o.case.and_then(|case| extract.primary_at(case, o.due.last_moment()));
+        if f.worker().is_none() {
+            f.set_worker(f.case().and_then(|case| extract.primary_at(case, f.due.last_moment())));
         }
-        (f.status, f.overdue_days) = judgement.status(o.due, o.done_at);
+        let (status, overdue_days) = judgement.status(f.due, f.done_at);
+        f.status = status;
+        f.set_overdue_days(overdue_days);
         if !acceptances.is_empty() {
             let text = row(f, rules, extract);
-            f.accepted = acceptances.iter().find(|(_, a)| a.matches(&text[0], &text[1], &text[2], &text[4])).map(|(i, _)| *i as u32);
+            f.set_accepted(acceptances.iter().find(|(_, a)| a.matches(&text[0], &text[1], &text[2], &text[4])).map(|(i, _)| *i as u32));
         }
     });
     sort(&mut findings, rules, extract);
@@ -208,9 +318,9 @@ impl Order<'_> {
 
     fn key(&self, place: usize, f: &Finding) -> SortKey {
         let extract = self.extract;
-        let worker = f.worker.map_or(0, |w| extract.worker_rank[w as usize] as u128 + 1);
-        let trigger = f.obligation.trigger_event.map_or(0, |e| extract.events[e as usize].rank as u128 + 1);
-        (self.first(f), (worker << 96) | ((due_number(f.obligation.due) as u128) << 32) | trigger, place as u32)
+        let worker = f.worker().map_or(0, |w| extract.worker_rank[w as usize] as u128 + 1);
+        let trigger = f.obligation().trigger_event.map_or(0, |e| extract.events[e as usize].rank as u128 + 1);
+        (self.first(f), (worker << 96) | ((due_number(f.due()) as u128) << 32) | trigger, place as u32)
     }
 
     /// Puts `findings` in the order of their sorted `keys`, first ordering
@@ -228,7 +338,7 @@ impl Order<'_> {
                 // started them (a case given to two workers at once): by what
                 // their ids add (the worker; the kind and end), then by repeat.
                 // The line comes last, only between identical records.
-                let record = |f: &Finding| match f.obligation.trigger_record {
+                let record = |f: &Finding| match f.obligation().trigger_record {
                     Some(TriggerRecord::Allocation(a)) => {
                         let a = &extract.allocations[a as usize];
                         Some((0, extract.worker_rank[a.worker as usize], a.repeat, a.line))
@@ -328,13 +438,13 @@ fn due_key(due: Due) -> (NaiveDate, bool, chrono::NaiveTime) {
 /// The row's text, column by column, as in findings.csv (before any
 /// spreadsheet guard).
 pub fn row(f: &Finding, rules: &[&Rule], extract: &Extract) -> [String; 11] {
-    let o = &f.obligation;
+    let o = f.obligation();
     let event_id = |e: Option<u32>| e.map_or(String::new(), |e| extract.event_id(&extract.events[e as usize]).to_string());
     let team = f.team(extract);
     [
         rules[f.rule as usize].code.clone(),
         f.case().map_or(String::new(), |c| extract.cases[c as usize].id.to_string()),
-        f.worker.map_or(String::new(), |w| extract.workers[w as usize].id.to_string()),
+        f.worker().map_or(String::new(), |w| extract.workers[w as usize].id.to_string()),
         team.to_string(),
         event_id(o.trigger_event),
         o.trigger_at.to_string(),
@@ -342,7 +452,7 @@ pub fn row(f: &Finding, rules: &[&Rule], extract: &Extract) -> [String; 11] {
         event_id(o.done_event),
         o.done_at.map_or(String::new(), |d| d.to_string()),
         f.status.name().to_string(),
-        f.overdue_days.map_or(String::new(), |d| d.to_string()),
+        f.overdue_days().map_or(String::new(), |d| d.to_string()),
     ]
 }
 
@@ -353,6 +463,35 @@ mod tests {
 
     fn judgement() -> Judgement {
         Judgement { as_of: parse_date("2024-06-10").unwrap(), look_ahead_days: 7, period: (None, None) }
+    }
+
+    /// A finding gives back the obligation it was made from, every part
+    /// present or absent, and holds it in 60 bytes.
+    #[test]
+    fn a_finding_keeps_its_obligation_packed() {
+        assert_eq!(size_of::<Finding>(), 60);
+        let at = parse_moment("2024-06-05T10:00").unwrap();
+        let records =
+            [None, Some(TriggerRecord::Allocation(7)), Some(TriggerRecord::Absence(0)), Some(TriggerRecord::Absence(u32::MAX - 1))];
+        for (n, trigger_record) in records.into_iter().enumerate() {
+            let some = |i: u32| (n % 2 == 0).then_some(i);
+            let obligation = Obligation {
+                case: some(3),
+                worker: some(0),
+                trigger_event: (n != 1).then_some(u32::MAX - 1),
+                trigger_record,
+                trigger_at: at,
+                due: Due::hours_after(at.at(), 48),
+                done_event: some(12),
+                done_at: some(0).map(|_| Moment::date_only(at.date())),
+            };
+            let mut f = unjudged(4, obligation.clone());
+            assert_eq!((f.obligation(), f.worker(), f.overdue_days(), f.accepted()), (obligation.clone(), obligation.worker, None, None));
+            f.set_worker(Some(9));
+            f.set_overdue_days(Some(-3));
+            f.set_accepted(Some(0));
+            assert_eq!((f.obligation(), f.worker(), f.overdue_days(), f.accepted()), (obligation, Some(9), Some(-3), Some(0)));
+        }
     }
 
     /// The engine's order is sorted run by run; any other order is sorted
@@ -372,15 +511,17 @@ mod tests {
         let judgement = Judgement { as_of, look_ahead_days: 7, period: (None, None) };
         let judged = judge(crate::engine::evaluate(&rules, &ctx), &rules, extract, &judgement, &Default::default());
         let text = |findings: &[Finding]| -> Vec<String> {
-            findings.iter().map(|f| format!("{:?} {:?}", row(f, &rules, extract), trigger_record_text(extract, &f.obligation))).collect()
+            findings.iter().map(|f| format!("{:?} {:?}", row(f, &rules, extract), trigger_record_text(extract, &f.obligation()))).collect()
         };
         assert!(judged.len() > 5_000, "{} findings", judged.len());
         // As judge leaves them before sorting: judged, in the engine's order.
         let mut engine_order = crate::engine::evaluate(&rules, &ctx);
         for f in &mut engine_order {
-            let o = &f.obligation;
-            f.worker = f.worker.or_else(|| o.case.and_then(|case| extract.primary_at(case, o.due.last_moment())));
-            (f.status, f.overdue_days) = judgement.status(o.due, o.done_at);
+            let o = f.obligation();
+            f.set_worker(f.worker().or_else(|| o.case.and_then(|case| extract.primary_at(case, o.due.last_moment()))));
+            let (status, overdue_days) = judgement.status(o.due, o.done_at);
+            f.status = status;
+            f.set_overdue_days(overdue_days);
         }
         let mut reversed = engine_order.clone();
         reversed.reverse();

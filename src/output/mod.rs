@@ -168,17 +168,17 @@ impl<'a> RunRecord<'a> {
         let extract = self.extract();
         let rule = &self.rules[f.rule as usize].code;
         let case = self.case_reference(f);
-        let worker = f.worker.map_or("", |w| &*extract.workers[w as usize].id);
-        let trigger_event = f.obligation.trigger_event.map_or("", |e| extract.event_id(&extract.events[e as usize]));
+        let worker = f.worker().map_or("", |w| &*extract.workers[w as usize].id);
+        let trigger_event = f.obligation().trigger_event.map_or("", |e| extract.event_id(&extract.events[e as usize]));
         let mut trigger_at = String::with_capacity(16);
-        crate::time::push_moment(&mut trigger_at, f.obligation.trigger_at);
+        crate::time::push_moment(&mut trigger_at, f.obligation().trigger_at);
         crate::findings::identity_number(&crate::findings::Identity {
             rule,
             case_id: &case,
             worker_id: worker,
             trigger_event_id: trigger_event,
             trigger_at: &trigger_at,
-            trigger_record: &crate::findings::trigger_record_text(extract, &f.obligation),
+            trigger_record: &crate::findings::trigger_record_text(extract, &f.obligation()),
         })
     }
 
@@ -190,7 +190,7 @@ impl<'a> RunRecord<'a> {
     /// Where what started a finding's clock came from ("allocations.csv:12");
     /// empty for a case's opening.
     pub fn trigger_source(&self, f: &Finding) -> String {
-        trigger_line(self.extract(), &f.obligation).map_or(String::new(), |(file, line)| format!("{file}:{line}"))
+        trigger_line(self.extract(), &f.obligation()).map_or(String::new(), |(file, line)| format!("{file}:{line}"))
     }
 
     /// Overdue now and not overdue in the previous run (none without one).
@@ -386,7 +386,7 @@ pub fn write_manifest(path: &Path, run: &RunRecord) -> std::io::Result<()> {
             path: path.display().to_string(),
             sha256: run.register.sha256.clone().unwrap_or_default(),
             entries: run.register.entries.len(),
-            findings_accepted: run.findings.iter().filter(|f| f.accepted.is_some()).count(),
+            findings_accepted: run.findings.iter().filter(|f| f.accepted().is_some()).count(),
             expired: run.expired_acceptances(),
         }),
         profile_file: run.profile_file.as_ref().map(|(path, sha256)| ProfileRecord { path, sha256 }),
@@ -445,7 +445,7 @@ impl<'a> Teams<'a> {
 
     /// The row's team (as [`Finding::team`]) by number.
     pub fn of(&self, f: &Finding) -> u32 {
-        match (f.case(), f.worker) {
+        match (f.case(), f.worker()) {
             (Some(c), _) => self.of_case[c as usize],
             (None, Some(w)) => self.of_worker[w as usize],
             (None, None) => 0,

@@ -555,17 +555,17 @@ const MONTHS_CHARTED: usize = 24;
 fn item<'a>(f: &'a Finding, run: &RunRecord<'a>, paged: &Paged) -> Item<'a> {
     let extract = run.extract();
     let rule = run.rules[f.rule as usize];
-    let o = &f.obligation;
+    let o = f.obligation();
     let case = f.case().map(|c| &extract.cases[c as usize]);
     // The row's cells as findings.csv has them (`RunRecord::row`), made
     // here without the cells the report does not show.
-    let worker_id = f.worker.map_or("", |w| &*extract.workers[w as usize].id);
+    let worker_id = f.worker().map_or("", |w| &*extract.workers[w as usize].id);
     let team = f.team(extract);
     let trigger = match o.trigger_event {
         Some(e) => format!("{} on {}", extract.events[e as usize].kind.name(), o.trigger_at),
         None => format!("start on {}", o.trigger_at),
     };
-    let worker = f.worker.map(|w| {
+    let worker = f.worker().map(|w| {
         let worker = &extract.workers[w as usize];
         match worker.staff.as_ref().and_then(|s| s.name.as_deref()) {
             Some(name) => Cow::Owned(format!("{name} ({})", worker.id)),
@@ -585,8 +585,8 @@ fn item<'a>(f: &'a Finding, run: &RunRecord<'a>, paged: &Paged) -> Item<'a> {
         due_at: o.due.to_string(),
         done_at: o.done_at.map_or(String::new(), |d| d.to_string()),
         status: f.status.name(),
-        days: f.overdue_days.map_or(String::new(), |d| d.to_string()),
-        note: f.accepted.map_or(String::new(), |i| run.acceptance_note(i)),
+        days: f.overdue_days().map_or(String::new(), |d| d.to_string()),
+        note: f.accepted().map_or(String::new(), |i| run.acceptance_note(i)),
         new: run.is_new_overdue(f),
         source: sources(run, f),
     }
@@ -596,7 +596,7 @@ fn item<'a>(f: &'a Finding, run: &RunRecord<'a>, paged: &Paged) -> Item<'a> {
 /// when there is nothing to trace.
 fn sources(run: &RunRecord, f: &Finding) -> String {
     let mut text = String::new();
-    for (what, source) in [("started", run.trigger_source(f)), ("done", run.source(f.obligation.done_event))] {
+    for (what, source) in [("started", run.trigger_source(f)), ("done", run.source(f.obligation().done_event))] {
         if !source.is_empty() {
             if !text.is_empty() {
                 text.push_str("; ");
@@ -636,9 +636,9 @@ impl<'a> ItemOrder<'a> {
     /// Due first, then team, worker and case.
     fn key(&self, f: &Finding) -> u128 {
         // No worker or case sorts first, as the empty name would.
-        let worker = f.worker.map_or(0, |w| self.extract.worker_rank[w as usize] + 1);
+        let worker = f.worker().map_or(0, |w| self.extract.worker_rank[w as usize] + 1);
         let case = f.case().map_or(0, |c| self.extract.case_rank[c as usize] + 1);
-        let due = chrono::Datelike::num_days_from_ce(&f.obligation.due.date()).max(0) as u32;
+        let due = chrono::Datelike::num_days_from_ce(&f.due().date()).max(0) as u32;
         (due as u128) << 96 | (self.team_rank[self.teams.of(f) as usize] as u128) << 64 | (worker as u128) << 32 | case as u128
     }
 
@@ -697,7 +697,7 @@ pub fn write_index(path: &Path, run: &RunRecord, teams: &Teams) -> std::io::Resu
     let rule_count = run.rules.len();
     let team_names = &teams.names;
     let team_count = team_names.len();
-    let worker_slot = |f: &Finding| f.worker.map_or(0, |w| w as usize + 1);
+    let worker_slot = |f: &Finding| f.worker().map_or(0, |w| w as usize + 1);
     let order = ItemOrder::new(extract, teams);
     let mut per_rule = vec![Counts::default(); rule_count];
     let mut per_team_i = vec![Counts::default(); team_count];
@@ -738,12 +738,12 @@ pub fn write_index(path: &Path, run: &RunRecord, teams: &Teams) -> std::io::Resu
             }
         }
         if matches!(f.status, Status::Met | Status::Late | Status::Overdue) {
-            monthly.add(rule, f.obligation.due.date(), f.status == Status::Met);
+            monthly.add(rule, f.due().date(), f.status == Status::Met);
             if let (true, Some(c)) = (period_view, f.case()) {
                 assessed_cases_i[rule].push(c);
             }
         }
-        if matches!(f.status, Status::Overdue | Status::Due) && f.accepted.is_none() {
+        if matches!(f.status, Status::Overdue | Status::Due) && f.accepted().is_none() {
             by_team_i[team as usize].push(f);
             by_worker_i[worker].push(f);
         }
@@ -881,11 +881,11 @@ pub fn write_index(path: &Path, run: &RunRecord, teams: &Teams) -> std::io::Resu
     };
 
     let mut action_findings: Vec<&Finding> =
-        run.findings.iter().filter(|f| matches!(f.status, Status::Overdue | Status::Due) && f.accepted.is_none()).collect();
+        run.findings.iter().filter(|f| matches!(f.status, Status::Overdue | Status::Due) && f.accepted().is_none()).collect();
     let action_total = order.sort(&mut action_findings, true);
     let action: Vec<Item> = action_findings.into_iter().map(|f| item(f, run, &paged)).collect();
     let (action_shown, action) = (action.len(), item_rows(&action, Table::Action));
-    let mut late_findings: Vec<&Finding> = run.findings.iter().filter(|f| f.status == Status::Late && f.accepted.is_none()).collect();
+    let mut late_findings: Vec<&Finding> = run.findings.iter().filter(|f| f.status == Status::Late && f.accepted().is_none()).collect();
     let late_total = order.sort(&mut late_findings, true);
     let late: Vec<Item> = late_findings.into_iter().map(|f| item(f, run, &paged)).collect();
     let (late_shown, late) = (late.len(), item_rows(&late, Table::Late));
@@ -950,7 +950,7 @@ pub fn write_index(path: &Path, run: &RunRecord, teams: &Teams) -> std::io::Resu
         accepted: item_rows(
             &run.findings
                 .iter()
-                .filter(|f| f.accepted.is_some() && f.status != Status::Met)
+                .filter(|f| f.accepted().is_some() && f.status != Status::Met)
                 .take(MAX_LISTED)
                 .map(|f| item(f, run, &paged))
                 .collect::<Vec<_>>(),

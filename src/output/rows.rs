@@ -82,7 +82,7 @@ impl ChunkEvents {
         let extract = run.extract();
         self.found.clear();
         self.found.extend(chunk.iter().flat_map(|f| {
-            [f.obligation.trigger_event, f.obligation.done_event].map(|e| {
+            f.events().map(|e| {
                 e.map(|e| {
                     let event = &extract.events[e as usize];
                     (event.id, event.line)
@@ -113,7 +113,7 @@ impl RowText {
         let (trigger_event, trigger_event_line) = events.0.event(events.1, false);
         let (done_event, done_event_line) = events.0.event(events.1, true);
         let extract = run.extract();
-        let o = &f.obligation;
+        let o = f.obligation();
         self.text.clear();
         let mut field = 0;
         let mut end = |row: &mut RowText| {
@@ -124,7 +124,7 @@ impl RowText {
         end(self);
         self.text.push_str(names.case(f));
         end(self);
-        if let Some(w) = f.worker {
+        if let Some(w) = f.worker() {
             self.text.push_str(names.workers.nth(w));
         }
         end(self);
@@ -144,7 +144,7 @@ impl RowText {
         end(self);
         self.text.push_str(f.status.name());
         end(self);
-        if let Some(days) = f.overdue_days {
+        if let Some(days) = f.overdue_days() {
             self.text.push_str(itoa::Buffer::new().format(days));
         }
         end(self);
@@ -154,11 +154,11 @@ impl RowText {
             worker_id: self.field(2),
             trigger_event_id: self.field(4),
             trigger_at: self.field(5),
-            trigger_record: &crate::findings::trigger_record_text(extract, o),
+            trigger_record: &crate::findings::trigger_record_text(extract, &o),
         });
         push_hex(&mut self.text, id);
         end(self);
-        if let Some(i) = f.accepted {
+        if let Some(i) = f.accepted() {
             self.text.push_str("yes");
             end(self);
             self.text.push_str(&run.acceptance_note(i));
@@ -169,7 +169,7 @@ impl RowText {
         let events_file = extract.events_file.as_str();
         let trigger = match trigger_event_line {
             Some(line) => Some((events_file, line)),
-            None => super::trigger_line(extract, o),
+            None => super::trigger_line(extract, &o),
         };
         let done = done_event_line.map(|line| (events_file, line));
         for source in [trigger, done] {
