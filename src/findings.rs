@@ -82,7 +82,7 @@ impl Judgement {
 /// One findings row, still as ids and times. A national run holds 25
 /// million of them: each byte here is 25 MB of memory touched, moved and
 /// read again. So the obligation is held packed (60 bytes in all, where
-/// the obligation alone is 72 unpacked), and read through
+/// the obligation alone is 64 unpacked), and read through
 /// [`Finding::obligation`].
 #[derive(Clone, Debug)]
 pub struct Finding {
