@@ -319,7 +319,7 @@ impl Order<'_> {
     fn key(&self, place: usize, f: &Finding) -> SortKey {
         let extract = self.extract;
         let worker = f.worker().map_or(0, |w| extract.worker_rank[w as usize] as u128 + 1);
-        let trigger = f.obligation().trigger_event.map_or(0, |e| extract.events[e as usize].rank as u128 + 1);
+        let trigger = f.events()[0].map_or(0, |e| extract.events[e as usize].rank as u128 + 1);
         (self.first(f), (worker << 96) | ((due_number(f.due()) as u128) << 32) | trigger, place as u32)
     }
 
@@ -431,7 +431,10 @@ pub fn identity_number(id: &Identity) -> u64 {
 fn due_key(due: Due) -> (NaiveDate, bool, chrono::NaiveTime) {
     match due {
         Due::Date(d) => (d, false, chrono::NaiveTime::MIN),
-        Due::At(at) => (at.at().date(), true, at.at().time()),
+        Due::At(at) => {
+            let at = at.at();
+            (at.date(), true, at.time())
+        }
     }
 }
 
