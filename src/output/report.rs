@@ -148,61 +148,108 @@ impl Counts {
     }
 }
 
-/// Counts per worker and rule, kept only for the workers with findings (an
-/// extract may name millions of workers in its events alone). Findings come
-/// rule by rule, so the rule in hand is summed first in one count per
-/// worker, a table small enough to stay in cache, and folded in when the
-/// rule changes: summed straight into the big table, each finding was a
-/// cache miss.
-struct WorkerRuleCounts {
+/// What the one pass over the findings sums per worker: their counts per
+/// rule, and per team (for the team pages' worker rows: a worker's share
+/// of that team, not their totals), from which their totals follow.
+///
+/// A national run's findings name a hundred thousand workers in no useful
+/// order, so each finding costs a cache miss per table it touches; the
+/// sums it needs at once therefore sit together in one [`WorkerTally`] a
+/// worker. Findings come rule by rule, so the rule in hand is summed there
+/// and folded into the worker-by-rule table when the rule changes; a
+/// worker's findings in a team other than the first seen with them (a
+/// case of another team's, or a move) are summed in a map.
+struct WorkerTallies {
     rules: usize,
-    /// Each worker slot's row in `counts`, or `u32::MAX` for none yet.
+    tally: Vec<WorkerTally>,
+    other_teams: foldhash::HashMap<(u32, usize), Counts>,
+    /// Findings with no worker (slot 0), whatever the team.
+    unassigned: Counts,
+    /// Each worker slot's row in `by_rule`, or `u32::MAX` for none yet.
     row: Vec<u32>,
-    counts: Vec<Counts>,
+    by_rule: Vec<Counts>,
     rule_in_hand: usize,
-    in_hand: Vec<Counts>,
     touched: Vec<usize>,
 }
 
-impl WorkerRuleCounts {
-    fn new(slots: usize, rules: usize) -> WorkerRuleCounts {
-        WorkerRuleCounts {
+#[derive(Default, Clone, Copy)]
+struct WorkerTally {
+    /// The first team seen with the worker, or `u32::MAX` for none yet.
+    team: u32,
+    in_team: Counts,
+    in_rule: Counts,
+}
+
+impl WorkerTallies {
+    fn new(slots: usize, rules: usize) -> WorkerTallies {
+        WorkerTallies {
             rules,
+            tally: vec![WorkerTally { team: u32::MAX, ..WorkerTally::default() }; slots],
+            other_teams: Default::default(),
+            unassigned: Counts::default(),
             row: vec![u32::MAX; slots],
-            counts: Vec::new(),
+            by_rule: Vec::new(),
             rule_in_hand: 0,
-            in_hand: vec![Counts::default(); slots],
             touched: Vec::new(),
         }
     }
 
-    fn add(&mut self, rule: usize, slot: usize, status: Status) {
+    /// A finding of `rule` in `team` for worker `slot` (0 for none).
+    fn add(&mut self, rule: usize, team: u32, slot: usize, status: Status) {
         if rule != self.rule_in_hand {
             self.fold_in();
             self.rule_in_hand = rule;
         }
-        let counts = &mut self.in_hand[slot];
-        if counts.is_empty() {
+        let tally = &mut self.tally[slot];
+        if tally.in_rule.is_empty() {
             self.touched.push(slot);
         }
-        counts.add(status);
+        tally.in_rule.add(status);
+        if slot == 0 {
+            self.unassigned.add(status);
+            return;
+        }
+        if tally.team == u32::MAX {
+            tally.team = team;
+        }
+        if tally.team == team {
+            tally.in_team.add(status);
+        } else {
+            self.other_teams.entry((team, slot)).or_default().add(status);
+        }
     }
 
     /// Folds the rule in hand into the table (call once more at the end).
     fn fold_in(&mut self) {
         for slot in self.touched.drain(..) {
             if self.row[slot] == u32::MAX {
-                self.row[slot] = (self.counts.len() / self.rules) as u32;
-                self.counts.resize(self.counts.len() + self.rules, Counts::default());
+                self.row[slot] = (self.by_rule.len() / self.rules) as u32;
+                self.by_rule.resize(self.by_rule.len() + self.rules, Counts::default());
             }
-            let counts = std::mem::take(&mut self.in_hand[slot]);
-            self.counts[self.row[slot] as usize * self.rules + self.rule_in_hand].merge(&counts);
+            let counts = std::mem::take(&mut self.tally[slot].in_rule);
+            self.by_rule[self.row[slot] as usize * self.rules + self.rule_in_hand].merge(&counts);
         }
     }
 
-    fn get(&self, slot: usize, rule: usize) -> Option<Counts> {
+    fn of_rule(&self, slot: usize, rule: usize) -> Option<Counts> {
         let row = *self.row.get(slot).filter(|&&row| row != u32::MAX)? as usize;
-        Some(self.counts[row * self.rules + rule])
+        Some(self.by_rule[row * self.rules + rule])
+    }
+
+    /// ((team, worker slot), counts) for every worker with findings in a team.
+    fn in_teams(&self) -> impl Iterator<Item = ((u32, usize), Counts)> + '_ {
+        let first = self.tally.iter().enumerate().skip(1).filter(|(_, t)| t.team != u32::MAX).map(|(slot, t)| ((t.team, slot), t.in_team));
+        first.chain(self.other_teams.iter().map(|(&key, &counts)| (key, counts)))
+    }
+
+    /// Each worker slot's totals (slot 0: the findings with no worker).
+    fn totals(&self) -> Vec<Counts> {
+        let mut totals: Vec<Counts> = self.tally.iter().map(|t| t.in_team).collect();
+        totals[0] = self.unassigned;
+        for (&(_, slot), counts) in &self.other_teams {
+            totals[slot].merge(counts);
+        }
+        totals
     }
 }
 
@@ -654,11 +701,7 @@ impl<'a> ItemOrder<'a> {
         let total = chosen.len();
         // Keys computed once per item, not per comparison; the index breaks
         // ties, so findings.csv's order (by rule) holds within a key.
-        let mut keyed: Vec<(u128, u32)> = chosen.iter().enumerate().map(|(i, f)| (self.key(f), i as u32)).collect();
-        if keyed.len() > MAX_LISTED {
-            keyed.select_nth_unstable(MAX_LISTED);
-            keyed.truncate(MAX_LISTED);
-        }
+        let mut keyed = oldest(chosen.iter().map(|f| self.key(f)), MAX_LISTED);
         if grouped {
             for entry in &mut keyed {
                 entry.0 = Self::grouped(entry.0);
@@ -668,6 +711,34 @@ impl<'a> ItemOrder<'a> {
         *chosen = keyed.iter().map(|&(_, i)| chosen[i as usize]).collect();
         total
     }
+}
+
+/// The `limit` least of `keys` as (key, place), ties to the earlier place,
+/// in no particular order. Lists are cut from millions, so the least are
+/// kept in a buffer cut back to `limit` whenever it doubles (a key for
+/// every item was hundreds of megabytes of fresh memory); once cut, a key
+/// no less than the greatest kept is passed over (its place is later).
+fn oldest(keys: impl Iterator<Item = u128>, limit: usize) -> Vec<(u128, u32)> {
+    let mut kept: Vec<(u128, u32)> = Vec::with_capacity(keys.size_hint().0.min(2 * limit));
+    let mut greatest_kept = None;
+    let mut cut = |kept: &mut Vec<(u128, u32)>| {
+        if kept.len() > limit {
+            kept.select_nth_unstable(limit);
+            kept.truncate(limit);
+        }
+    };
+    for (place, key) in keys.enumerate() {
+        if greatest_kept.is_some_and(|greatest| key >= greatest) {
+            continue;
+        }
+        kept.push((key, place as u32));
+        if kept.len() == 2 * limit {
+            cut(&mut kept);
+            greatest_kept = kept.iter().map(|k| k.0).max();
+        }
+    }
+    cut(&mut kept);
+    kept
 }
 
 fn render(handlebars: &handlebars::Handlebars, template: &str, data: &impl Serialize, path: &Path) -> std::io::Result<()> {
@@ -701,14 +772,8 @@ pub fn write_index(path: &Path, run: &RunRecord, teams: &Teams) -> std::io::Resu
     let order = ItemOrder::new(extract, teams);
     let mut per_rule = vec![Counts::default(); rule_count];
     let mut per_team_i = vec![Counts::default(); team_count];
-    let mut per_worker_i = vec![Counts::default(); extract.workers.len() + 1];
     let mut team_rule_i = vec![Counts::default(); team_count * rule_count];
-    let mut worker_rule_i = WorkerRuleCounts::new(extract.workers.len() + 1, rule_count);
-    // Counts per team and worker, for the team pages' worker rows: a
-    // worker's share of that team, not their totals. Findings come by rule
-    // and case, so runs of one (team, worker) are summed before the map.
-    let mut team_worker_i: foldhash::HashMap<(u32, usize), Counts> = Default::default();
-    let mut run_of: Option<((u32, usize), Counts)> = None;
+    let mut workers = WorkerTallies::new(extract.workers.len() + 1, rule_count);
     let mut monthly = Monthly::new(rule_count);
     let period_view = run.period != (None, None);
     let mut assessed_cases_i: Vec<Vec<u32>> = vec![Vec::new(); if period_view { rule_count } else { 0 }];
@@ -721,22 +786,8 @@ pub fn write_index(path: &Path, run: &RunRecord, teams: &Teams) -> std::io::Resu
         let worker = worker_slot(f);
         per_rule[rule].add(f.status);
         per_team_i[team as usize].add(f.status);
-        per_worker_i[worker].add(f.status);
         team_rule_i[team as usize * rule_count + rule].add(f.status);
-        worker_rule_i.add(rule, worker, f.status);
-        if worker > 0 {
-            match &mut run_of {
-                Some((key, counts)) if *key == (team, worker) => counts.add(f.status),
-                _ => {
-                    if let Some((key, counts)) = run_of.take() {
-                        team_worker_i.entry(key).or_default().merge(&counts);
-                    }
-                    let mut counts = Counts::default();
-                    counts.add(f.status);
-                    run_of = Some(((team, worker), counts));
-                }
-            }
-        }
+        workers.add(rule, team, worker, f.status);
         if matches!(f.status, Status::Met | Status::Late | Status::Overdue) {
             monthly.add(rule, f.due().date(), f.status == Status::Met);
             if let (true, Some(c)) = (period_view, f.case()) {
@@ -751,9 +802,7 @@ pub fn write_index(path: &Path, run: &RunRecord, teams: &Teams) -> std::io::Resu
             by_rule[rule].push(f);
         }
     }
-    if let Some((key, counts)) = run_of.take() {
-        team_worker_i.entry(key).or_default().merge(&counts);
-    }
+    workers.fold_in();
     let worker_name = |slot: usize| if slot == 0 { "" } else { &*extract.workers[slot - 1].id };
     let mut per_team: BTreeMap<&str, Counts> = BTreeMap::new();
     let mut team_rule: BTreeMap<(&str, usize), Counts> = BTreeMap::new();
@@ -776,19 +825,18 @@ pub fn write_index(path: &Path, run: &RunRecord, teams: &Teams) -> std::io::Resu
     }
     let mut per_worker: BTreeMap<&str, Counts> = BTreeMap::new();
     let mut by_worker: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-    for (slot, counts) in per_worker_i.iter().enumerate() {
+    for (slot, counts) in workers.totals().iter().enumerate() {
         if !counts.is_empty() {
             per_worker.insert(worker_name(slot), *counts);
             by_worker.insert(worker_name(slot), std::mem::take(&mut by_worker_i[slot]));
         }
     }
-    worker_rule_i.fold_in();
     let worker_rule = |worker: &str, rule: usize| -> Option<Counts> {
         let slot = if worker.is_empty() { 0 } else { *extract.worker_index.get(worker)? as usize + 1 };
-        worker_rule_i.get(slot, rule).filter(|c| !c.is_empty())
+        workers.of_rule(slot, rule).filter(|c| !c.is_empty())
     };
     let mut team_workers: BTreeMap<&str, BTreeMap<&str, Counts>> = BTreeMap::new();
-    for ((team, slot), counts) in team_worker_i {
+    for ((team, slot), counts) in workers.in_teams() {
         team_workers.entry(team_names[team as usize]).or_default().insert(worker_name(slot), counts);
     }
     let assessed_cases: Vec<Vec<&str>> = assessed_cases_i
@@ -1107,31 +1155,62 @@ mod tests {
     use super::{Item, SummaryRow, Table, escape_html, item_rows, push_escaped, summary_rows};
 
     /// Rules interleave (two versions of one rule share a place in the
-    /// order): each change of rule folds in what was summed, and nothing is
-    /// lost or counted twice.
+    /// order) and workers change teams: each change of rule folds in what
+    /// was summed, and nothing is lost or counted twice, per rule, per team
+    /// or in all.
     #[test]
-    fn worker_rule_counts_add_up_whatever_the_order_of_rules() {
+    fn worker_tallies_add_up_whatever_the_order_of_rules_and_teams() {
         let statuses = crate::findings::Status::ALL;
-        let findings: Vec<(usize, usize, crate::findings::Status)> =
-            (0..500).map(|i| ((i / 7 + i % 3) % 4, (i * 13) % 9, statuses[i % 5])).collect();
-        let mut counts = super::WorkerRuleCounts::new(9, 4);
-        for &(rule, slot, status) in &findings {
-            counts.add(rule, slot, status);
+        // (rule, team, slot, status); slot 0 is no worker.
+        let findings: Vec<(usize, u32, usize, crate::findings::Status)> =
+            (0..700).map(|i| ((i / 7 + i % 3) % 4, ((i * 7) % 11 % 3) as u32, (i * 13) % 9, statuses[i % 5])).collect();
+        let mut tallies = super::WorkerTallies::new(9, 4);
+        for &(rule, team, slot, status) in &findings {
+            tallies.add(rule, team, slot, status);
         }
-        counts.fold_in();
-        for rule in 0..4 {
-            for slot in 0..9 {
-                let mut expected = super::Counts::default();
-                findings.iter().filter(|f| f.0 == rule && f.1 == slot).for_each(|f| expected.add(f.2));
-                let got = counts.get(slot, rule).unwrap_or_default();
-                assert_eq!(
-                    (got.met, got.late, got.overdue, got.due, got.pending),
-                    (expected.met, expected.late, expected.overdue, expected.due, expected.pending)
-                );
+        tallies.fold_in();
+        let as_tuple = |c: super::Counts| (c.met, c.late, c.overdue, c.due, c.pending);
+        let sum = |keep: &dyn Fn(&(usize, u32, usize, crate::findings::Status)) -> bool| {
+            let mut expected = super::Counts::default();
+            findings.iter().filter(|f| keep(f)).for_each(|f| expected.add(f.3));
+            as_tuple(expected)
+        };
+        let totals = tallies.totals();
+        let in_teams: Vec<((u32, usize), super::Counts)> = tallies.in_teams().collect();
+        for slot in 0..9 {
+            assert_eq!(as_tuple(totals[slot]), sum(&|f| f.2 == slot), "slot {slot}");
+            for rule in 0..4 {
+                let got = tallies.of_rule(slot, rule).unwrap_or_default();
+                assert_eq!(as_tuple(got), sum(&|f| f.0 == rule && f.2 == slot));
+            }
+            for team in 0..3 {
+                let got: Vec<_> = in_teams.iter().filter(|(key, _)| *key == (team, slot)).collect();
+                let expected = sum(&|f| f.1 == team && f.2 == slot);
+                if slot == 0 || expected == (0, 0, 0, 0, 0) {
+                    assert!(got.is_empty(), "team {team} slot {slot}");
+                } else {
+                    assert_eq!(got.len(), 1, "team {team} slot {slot}: one entry");
+                    assert_eq!(as_tuple(got[0].1), expected);
+                }
             }
         }
+        let teams_of = |slot: usize| in_teams.iter().filter(|((_, s), _)| *s == slot).count();
+        assert!((1..9).all(|slot| teams_of(slot) > 1), "the fixture gives every worker more than one team");
     }
     use proptest::prelude::*;
+
+    proptest! {
+        /// The buffer cut as it goes keeps what one sort of every key keeps.
+        #[test]
+        fn the_oldest_are_those_a_full_sort_keeps(keys in proptest::collection::vec(prop_oneof![0u128..40, Just(u128::MAX)], 0..300), limit in 0usize..50) {
+            let mut all: Vec<(u128, u32)> = keys.iter().enumerate().map(|(i, &k)| (k, i as u32)).collect();
+            all.sort_unstable();
+            all.truncate(limit);
+            let mut kept = super::oldest(keys.into_iter(), limit);
+            kept.sort_unstable();
+            prop_assert_eq!(kept, all);
+        }
+    }
 
     /// The rows as handlebars wrote them from the templates' `each` blocks
     /// before rows were rendered in Rust: the HTML must not change.
