@@ -721,7 +721,7 @@ impl<'a> ItemOrder<'a> {
 fn oldest(keys: impl Iterator<Item = u128>, limit: usize) -> Vec<(u128, u32)> {
     let mut kept: Vec<(u128, u32)> = Vec::with_capacity(keys.size_hint().0.min(2 * limit));
     let mut greatest_kept = None;
-    let mut cut = |kept: &mut Vec<(u128, u32)>| {
+    let cut = |kept: &mut Vec<(u128, u32)>| {
         if kept.len() > limit {
             kept.select_nth_unstable(limit);
             kept.truncate(limit);
