@@ -419,7 +419,7 @@ fn senior_after_rise(
 
 /// ALC007: a worker holding a case on the as-of date has a buddy in post.
 fn buddy(ctx: &Context, worker: WorkerIdx, out: &mut Vec<Obligation>) {
-    let periods = super::recurring::holding_periods(ctx, worker);
+    let periods = ctx.holding_periods(worker);
     let day_start = ctx.as_of.and_time(chrono::NaiveTime::MIN);
     let day_end = end_of_day_exclusive(ctx.as_of);
     let Some((start, _)) = periods.iter().find(|(start, end)| start.at() < day_end && end.is_none_or(|end| end > day_start)) else {

@@ -134,7 +134,7 @@ impl Before {
     }
 
     fn for_absences(&self, ctx: &Context, worker: WorkerIdx, kind: AbsenceKind, out: &mut Vec<Obligation>) {
-        let periods = super::recurring::holding_periods(ctx, worker);
+        let periods = ctx.holding_periods(worker);
         for absence in ctx.extract.absences_of_worker(worker).iter().filter(|a| a.kind == kind) {
             if !super::recurring::holds_on(&periods, absence.starts_on) {
                 continue;

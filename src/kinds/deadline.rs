@@ -11,7 +11,7 @@
 //! nothing, unless `until` bounds the window (TRF002).
 
 use super::select::{EventsSpec, Levels, Selector};
-use super::{Context, Obligation, Problems, TriggerRecord, Unit, counting, recurring::holding_periods};
+use super::{Context, Obligation, Problems, TriggerRecord, Unit, counting};
 use crate::model::{AbsenceKind, Allocation, AllocationRole, CaseIdx, Event, EventIdx, StaffRole, WorkerIdx};
 use crate::time::{Moment, Span};
 use chrono::NaiveDate;
@@ -272,7 +272,7 @@ impl Deadline {
         let Answer::LinkedEvents(selector) = &self.answer else {
             return;
         };
-        let periods = holding_periods(ctx, worker);
+        let periods = ctx.holding_periods(worker);
         for absence in ctx.extract.absences_of_worker(worker).iter().filter(|a| a.kind == kind) {
             let start = absence.starts_on;
             if !super::recurring::holds_on(&periods, start) {

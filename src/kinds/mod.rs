@@ -34,9 +34,25 @@ pub struct Context<'a> {
     pub extract: &'a Extract,
     pub calendar: &'a Calendar,
     pub as_of: chrono::NaiveDate,
+    /// Every worker's holding periods, made once: several rules ask for
+    /// them for every worker, and each making looks up every allocation's
+    /// case (a cache miss each at national scale: a tenth of the rules
+    /// phase when made on every asking).
+    holding: recurring::HoldingPeriods,
 }
 
 impl<'a> Context<'a> {
+    pub fn new(extract: &'a Extract, calendar: &'a Calendar, as_of: chrono::NaiveDate) -> Context<'a> {
+        Context { extract, calendar, as_of, holding: recurring::HoldingPeriods::of_every_worker(extract) }
+    }
+
+    /// The periods a worker holds any case, merged, in start order, as
+    /// (start, exclusive end): their allocations of any role, each cut at
+    /// its case's closure and the worker's leaving date.
+    pub fn holding_periods(&self, worker: WorkerIdx) -> &[(Moment, Option<chrono::NaiveDateTime>)] {
+        self.holding.of(worker)
+    }
+
     /// A case's events with their global indices.
     pub fn case_events(&self, case: CaseIdx) -> impl Iterator<Item = (EventIdx, &'a Event)> + Clone {
         let start = self.extract.case_events[case as usize].start;

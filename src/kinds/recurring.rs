@@ -18,7 +18,7 @@
 
 use super::select::{Dimension, EventsSpec, Levels, RiskThreshold, Selector};
 use super::{Context, Obligation, Problems, Unit, counting};
-use crate::model::{Allocation, AllocationRole, CaseIdx, Event, EventIdx, WorkerIdx, end_of_day_exclusive};
+use crate::model::{Allocation, AllocationRole, CaseIdx, Event, EventIdx, Extract, WorkerIdx, end_of_day_exclusive};
 use crate::time::{Due, Moment, Span};
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::Deserialize;
@@ -147,9 +147,8 @@ impl Recurring {
                 let none = Levels::default();
                 let answers: Vec<(EventIdx, &Event)> =
                     ctx.worker_events(worker).filter(|(_, e)| self.answer.matches(e, None, &none)).collect();
-                let left = ctx.extract.staff(worker).and_then(|s| s.left_on).map(end_of_day_exclusive);
-                for period in merge(ctx, ctx.extract.allocations_of_worker(worker), left) {
-                    self.over_period(ctx, &period, &answers, None, Some(worker), out);
+                for &(start, end) in ctx.holding_periods(worker) {
+                    self.over_period(ctx, &Period { start, start_event: None, end }, &answers, None, Some(worker), out);
                 }
             }
             (Condition::HoldingCases, _) | (Condition::Risk(_), _) => {}
@@ -163,9 +162,11 @@ impl Recurring {
                     Condition::CaseOpen => {
                         vec![Period { start: Moment::date_only(record.opened_on), start_event: None, end: record.closed_after() }]
                     }
-                    Condition::CoAllocated => {
-                        merge(ctx, ctx.extract.allocations_of_case(case).iter().filter(|a| a.role == AllocationRole::CoAllocated), None)
-                    }
+                    Condition::CoAllocated => merge(
+                        ctx.extract,
+                        ctx.extract.allocations_of_case(case).iter().filter(|a| a.role == AllocationRole::CoAllocated),
+                        None,
+                    ),
                     Condition::AfterEvent { start, stop, at_most } => events
                         .iter()
                         .filter(|(_, e)| start.matches(e, Some(record), &none))
@@ -362,11 +363,11 @@ fn inside(at: Moment, start: Moment, end: Option<NaiveDateTime>) -> bool {
 /// Allocations as periods, each cut at the end of its case's closed_on and
 /// at `limit`, merged where they overlap or touch. Each period starts with
 /// the `from` that opened it.
-fn merge<'a>(ctx: &Context, allocations: impl Iterator<Item = &'a Allocation>, limit: Option<NaiveDateTime>) -> Vec<Period> {
+fn merge<'a>(extract: &Extract, allocations: impl Iterator<Item = &'a Allocation>, limit: Option<NaiveDateTime>) -> Vec<Period> {
     let mut spans: Vec<(Moment, Option<NaiveDateTime>)> = allocations
         .filter(|a| a.holds_anything())
         .filter_map(|a| {
-            let closed = ctx.extract.cases[a.case as usize].closed_after();
+            let closed = extract.cases[a.case as usize].closed_after();
             let end = [a.end(), closed, limit].into_iter().flatten().min();
             end.is_none_or(|end| end > a.start()).then_some((a.from, end))
         })
@@ -388,10 +389,37 @@ fn merge<'a>(ctx: &Context, allocations: impl Iterator<Item = &'a Allocation>, l
     merged
 }
 
-/// A worker's holding periods as (start, exclusive end).
-pub fn holding_periods(ctx: &Context, worker: WorkerIdx) -> Vec<(Moment, Option<NaiveDateTime>)> {
-    let left = ctx.extract.staff(worker).and_then(|s| s.left_on).map(end_of_day_exclusive);
-    merge(ctx, ctx.extract.allocations_of_worker(worker), left).into_iter().map(|p| (p.start, p.end)).collect()
+/// Every worker's holding periods (see [`Context::holding_periods`]), in
+/// one list in worker order.
+pub struct HoldingPeriods {
+    periods: Vec<(Moment, Option<NaiveDateTime>)>,
+    /// Where each worker's periods end in `periods`.
+    ends: Vec<u32>,
+}
+
+impl HoldingPeriods {
+    pub fn of_every_worker(extract: &Extract) -> HoldingPeriods {
+        use rayon::prelude::*;
+        let lists: Vec<Vec<Period>> = (0..extract.workers.len() as WorkerIdx)
+            .into_par_iter()
+            .map(|worker| {
+                let left = extract.staff(worker).and_then(|s| s.left_on).map(end_of_day_exclusive);
+                merge(extract, extract.allocations_of_worker(worker), left)
+            })
+            .collect();
+        let mut periods = Vec::with_capacity(lists.iter().map(Vec::len).sum());
+        let mut ends = Vec::with_capacity(lists.len());
+        for list in lists {
+            periods.extend(list.into_iter().map(|p| (p.start, p.end)));
+            ends.push(periods.len() as u32);
+        }
+        HoldingPeriods { periods, ends }
+    }
+
+    pub fn of(&self, worker: WorkerIdx) -> &[(Moment, Option<NaiveDateTime>)] {
+        let start = if worker == 0 { 0 } else { self.ends[worker as usize - 1] as usize };
+        &self.periods[start..self.ends[worker as usize] as usize]
+    }
 }
 
 /// Whether a worker holds any case on a date (any period overlaps it).
@@ -399,4 +427,31 @@ pub fn holds_on(periods: &[(Moment, Option<NaiveDateTime>)], date: NaiveDate) ->
     let day_start = date.and_time(chrono::NaiveTime::MIN);
     let day_end = end_of_day_exclusive(date);
     periods.iter().any(|(start, end)| start.at() < day_end && end.is_none_or(|end| end > day_start))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{HoldingPeriods, merge};
+    use crate::model::end_of_day_exclusive;
+
+    /// The table made once gives each worker the periods made for them
+    /// alone, whether they hold none, one or many.
+    #[test]
+    fn every_workers_holding_periods_are_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let as_of = crate::time::parse_date("2026-11-23").unwrap();
+        let spec = crate::generate::Spec { cases: 300, seed: 3, as_of, history_days: 900, workers: None };
+        crate::generate::generate(&spec, dir.path()).unwrap();
+        let ingest = crate::source::load(dir.path(), &crate::source::profile::Profile::canonical()).unwrap();
+        let extract = &ingest.extract;
+        let table = HoldingPeriods::of_every_worker(extract);
+        let mut counts = [0; 3];
+        for worker in 0..extract.workers.len() as u32 {
+            let left = extract.staff(worker).and_then(|s| s.left_on).map(end_of_day_exclusive);
+            let alone: Vec<_> = merge(extract, extract.allocations_of_worker(worker), left).into_iter().map(|p| (p.start, p.end)).collect();
+            assert_eq!(table.of(worker), alone.as_slice(), "worker {worker}");
+            counts[alone.len().min(2)] += 1;
+        }
+        assert!(counts.iter().all(|&n| n > 0), "workers holding none, one and many: {counts:?}");
+    }
 }
