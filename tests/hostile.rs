@@ -107,6 +107,23 @@ fn duplicate_keys_keep_the_first_valid_row() {
     assert_eq!(ingest.rejected.iter().map(|r| r.line).collect::<Vec<_>>(), vec![2, 4]);
 }
 
+/// Ids alike in their first 16 bytes and differing after, and repeats far
+/// apart in the file: only the true repeats are rejected.
+#[test]
+fn duplicate_event_ids_are_found_wherever_they_differ() {
+    let ids = ["CHILDVIEW-EVENT-0001-b", "X", "CHILDVIEW-EVENT-0001-a", "CHILDVIEW-EVENT-0001-b", "Y", "X", "CHILDVIEW-EVENT-0001", "Y"];
+    let mut content = String::from("event_id,case_id,worker_id,event_type,occurred_at\n");
+    for id in ids {
+        content.push_str(&format!("{id},C1,W1,contact,2024-05-01\n"));
+    }
+    let ingest = ingest_with("events.csv", content.as_bytes()).unwrap();
+    reconciles(&ingest);
+    // Lines 5, 7 and 9 repeat the ids of lines 2, 3 and 6.
+    assert_eq!(ingest.rejected.iter().map(|r| r.line).collect::<Vec<_>>(), vec![5, 7, 9]);
+    assert!(ingest.rejected.iter().all(|r| r.reason.starts_with("duplicate key: event_id first used on line")));
+    assert_eq!(ingest.extract.events.len(), 5);
+}
+
 #[test]
 fn control_characters_in_values_are_escaped_when_echoed() {
     let content = "event_id,case_id,worker_id,event_type,occurred_at\nE1,C1,W1,\u{1b}[31mcontact,2024-05-01\n";

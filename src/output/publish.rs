@@ -115,7 +115,7 @@ pub fn clean_up_when_interrupted() {
             let mut signal = 0;
             if libc::sigwait(&signals, &mut signal) == 0 {
                 if let Some(folder) = BEING_WRITTEN.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                    let _ = fs::remove_dir_all(folder);
+                    remove_while_written(&folder);
                 }
                 eprintln!("yjaudit: error: interrupted (signal {signal}); nothing was published, the previous report is as it was");
                 std::process::exit(128 + signal);
@@ -126,6 +126,25 @@ pub fn clean_up_when_interrupted() {
 
 #[cfg(not(unix))]
 pub fn clean_up_when_interrupted() {}
+
+/// Removes a folder other threads may still be writing into. Removing it
+/// where it stands races them: a page created after its folder was listed
+/// leaves the folder not empty, and the removal fails. Renamed first, the
+/// folder takes no new files (writers name their files by the old path);
+/// only a creation already under way can land, so a few tries suffice.
+#[cfg_attr(not(unix), allow(dead_code))]
+fn remove_while_written(folder: &Path) {
+    let mut doomed = folder.as_os_str().to_owned();
+    doomed.push("-interrupted");
+    let doomed = PathBuf::from(doomed);
+    let folder = if fs::rename(folder, &doomed).is_ok() { doomed.as_path() } else { folder };
+    for _ in 0..50 {
+        match fs::remove_dir_all(folder) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => std::thread::sleep(std::time::Duration::from_millis(10)),
+            _ => return,
+        }
+    }
+}
 
 /// Writes a run's output into `out` atomically: `write` fills a fresh
 /// temporary folder; only if it succeeds does that folder replace `out`.
@@ -256,5 +275,38 @@ pub fn prune(reports: &Path, current: &Path, keep: usize) {
             continue;
         }
         let _ = fs::remove_dir_all(&folder);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::remove_while_written;
+
+    /// A writer creating pages as fast as it can while the folder is removed
+    /// (as the report's page threads do when a run is interrupted): nothing
+    /// is left, under the folder's name or the one it was moved to.
+    #[test]
+    fn a_folder_still_being_written_is_removed_whole() {
+        let scratch = tempfile::tempdir().unwrap();
+        let folder = scratch.path().join(".r.tmp-1");
+        std::fs::create_dir_all(folder.join("teams")).unwrap();
+        let writer = {
+            let folder = folder.clone();
+            std::thread::spawn(move || {
+                // Bounded, so a removal that fails ends the test, not hangs it.
+                let mut written = 0;
+                while written < 20_000 && std::fs::write(folder.join("teams").join(format!("{written}.html")), "page").is_ok() {
+                    written += 1;
+                }
+                written
+            })
+        };
+        while std::fs::read_dir(folder.join("teams")).map_or(0, |d| d.count()) < 200 {
+            std::thread::yield_now();
+        }
+        remove_while_written(&folder);
+        assert!(writer.join().unwrap() >= 200);
+        let left: Vec<_> = std::fs::read_dir(scratch.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 }
