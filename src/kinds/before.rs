@@ -92,7 +92,7 @@ impl Before {
     pub fn evaluate(&self, ctx: &Context, unit: Unit, out: &mut Vec<Obligation>) {
         match (&self.anchor, unit) {
             (Anchor::Events(anchor), Unit::Case(case)) => {
-                if !ctx.extract.events_of_case(case).iter().any(|e| anchor.types.contains(e.kind)) {
+                if !ctx.case_has_any(case, anchor.types) {
                     return;
                 }
                 let expected = self.expected.as_ref().expect("event anchors expect events");

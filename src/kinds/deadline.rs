@@ -162,7 +162,7 @@ impl Deadline {
         let record = &ctx.extract.cases[case as usize];
         // Most cases have no trigger for most rules: look before allocating.
         if let Trigger::Events(selector) = &self.trigger
-            && !ctx.extract.events_of_case(case).iter().any(|e| selector.types.contains(e.kind))
+            && !ctx.case_has_any(case, selector.types)
         {
             return;
         }

@@ -43,7 +43,7 @@ impl Duration {
 
     pub fn evaluate(&self, ctx: &Context, unit: Unit, out: &mut Vec<Obligation>) {
         let Unit::Case(case) = unit else { return };
-        if !ctx.extract.events_of_case(case).iter().any(|e| self.start.types.contains(e.kind)) {
+        if !ctx.case_has_any(case, self.start.types) {
             return;
         }
         let closed_on = ctx.extract.cases[case as usize].closed_on.filter(|_| self.closure_ends);
