@@ -258,7 +258,7 @@ pub fn local_to_utc_seconds(local: NaiveDateTime) -> i64 {
 /// UTC seconds to Europe/London wall-clock time.
 pub fn utc_seconds_to_local(seconds: i64) -> NaiveDateTime {
     let utc = chrono::DateTime::from_timestamp(seconds, 0).expect("timestamp within chrono's range");
-    if utc.naive_utc().year() <= LAST_TABLED_YEAR {
+    if utc.naive_utc().year() < SUMMER_TIME_RULE_SINCE {
         return utc.with_timezone(&London).naive_local();
     }
     utc_to_local_by_rule(utc.naive_utc())
@@ -270,11 +270,17 @@ fn utc_to_local_by_rule(utc: NaiveDateTime) -> NaiveDateTime {
     if (starts..ends).contains(&utc) { utc + chrono::TimeDelta::hours(1) } else { utc }
 }
 
-/// The last year chrono-tz's Europe/London table covers. Dates are accepted
-/// to 2100 and deadlines run to 2110, so later years follow the rule in force
-/// since 1996 (the Summer Time Order 2002): British Summer Time from 01:00
-/// GMT on the last Sunday of March to 01:00 GMT on the last Sunday of October.
-const LAST_TABLED_YEAR: i32 = 2099;
+/// From this year on, London's clocks follow one rule (the Summer Time
+/// Order 2002, and the EU rule before it): British Summer Time from 01:00
+/// GMT on the last Sunday of March to 01:00 GMT on the last Sunday of
+/// October. Those years are converted by the rule, which is a few
+/// comparisons; earlier years, whose changes followed no one rule, by
+/// chrono-tz's Europe/London table (a search of it on every call: a sixth
+/// of the rules phase at national scale, where every elapsed-hour
+/// obligation converts three times). The rule also carries on past the
+/// table's last year, 2099: dates are accepted to 2100 and deadlines run
+/// to 2110.
+const SUMMER_TIME_RULE_SINCE: i32 = 1996;
 
 /// The UTC instants a local wall-clock time names.
 #[derive(Debug, PartialEq)]
@@ -287,7 +293,7 @@ enum Instants {
 }
 
 fn london_instants(local: NaiveDateTime) -> Instants {
-    if local.year() <= LAST_TABLED_YEAR {
+    if local.year() < SUMMER_TIME_RULE_SINCE {
         return match London.from_local_datetime(&local) {
             chrono::LocalResult::Single(t) => Instants::One(t.timestamp()),
             chrono::LocalResult::Ambiguous(first, second) => Instants::Two(first.timestamp(), second.timestamp()),
@@ -629,31 +635,34 @@ mod tests {
         assert!(before.is_met_by(timed("2026-10-25T01:50")));
     }
 
-    /// The rule used after chrono-tz's table ends, checked against the
-    /// table for every year both cover, at every quarter hour around both
-    /// changes (and either way: local to UTC, UTC to local).
+    /// The rule used from 1996, checked against chrono-tz's table for
+    /// every year both cover: at every quarter hour around both changes,
+    /// and every five hours between (and either way: local to UTC, UTC to
+    /// local).
     #[test]
-    fn the_summer_time_rule_after_the_table_agrees_with_it_where_both_exist() {
+    fn the_summer_time_rule_agrees_with_the_table_wherever_both_exist() {
         let tabled = |local: NaiveDateTime| match London.from_local_datetime(&local) {
             chrono::LocalResult::Single(t) => (Some(t.timestamp()), None),
             chrono::LocalResult::Ambiguous(a, b) => (Some(a.timestamp()), Some(b.timestamp())),
             chrono::LocalResult::None => (None, None),
         };
-        for year in 1996..=LAST_TABLED_YEAR {
+        const LAST_TABLED_YEAR: i32 = 2099;
+        for year in SUMMER_TIME_RULE_SINCE..=LAST_TABLED_YEAR {
             let (starts, ends) = summer_time_utc(year);
-            for change in [starts, ends] {
-                for quarter in -12..=12 {
-                    let local = change + chrono::TimeDelta::minutes(15 * quarter);
-                    let by_rule = match london_instants_by_rule(local) {
-                        Instants::One(t) => (Some(t), None),
-                        Instants::Two(a, b) => (Some(a), Some(b)),
-                        Instants::Gap => (None, None),
-                    };
-                    assert_eq!(by_rule, tabled(local), "{local}");
-                    let instant = local.and_utc().timestamp();
-                    let utc = chrono::DateTime::from_timestamp(instant, 0).unwrap();
-                    assert_eq!(utc_to_local_by_rule(utc.naive_utc()), utc.with_timezone(&London).naive_local(), "{local} UTC");
-                }
+            let around_the_changes =
+                [starts, ends].into_iter().flat_map(|change| (-12..=12).map(move |q| change + chrono::TimeDelta::minutes(15 * q)));
+            let new_year = NaiveDate::from_ymd_opt(year, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
+            let through_the_year = (0..366 * 24 / 5).map(|n| new_year + chrono::TimeDelta::hours(5 * n));
+            for local in around_the_changes.chain(through_the_year) {
+                let by_rule = match london_instants_by_rule(local) {
+                    Instants::One(t) => (Some(t), None),
+                    Instants::Two(a, b) => (Some(a), Some(b)),
+                    Instants::Gap => (None, None),
+                };
+                assert_eq!(by_rule, tabled(local), "{local}");
+                let instant = local.and_utc().timestamp();
+                let utc = chrono::DateTime::from_timestamp(instant, 0).unwrap();
+                assert_eq!(utc_to_local_by_rule(utc.naive_utc()), utc.with_timezone(&London).naive_local(), "{local} UTC");
             }
         }
     }
