@@ -266,7 +266,7 @@ pub fn utc_seconds_to_local(seconds: i64) -> NaiveDateTime {
 
 /// [`utc_seconds_to_local`] by the summer-time rule, whatever the year.
 fn utc_to_local_by_rule(utc: NaiveDateTime) -> NaiveDateTime {
-    let (starts, ends) = summer_time_utc(utc.year());
+    let (starts, ends) = summer_time(utc.year());
     if (starts..ends).contains(&utc) { utc + chrono::TimeDelta::hours(1) } else { utc }
 }
 
@@ -308,7 +308,7 @@ fn london_instants_by_rule(local: NaiveDateTime) -> Instants {
     let as_gmt = local.and_utc().timestamp();
     let hour = chrono::TimeDelta::hours(1);
     // At 01:00 GMT the clock jumps to 02:00; at 02:00 BST it goes back to 01:00.
-    let (starts, ends) = summer_time_utc(local.year());
+    let (starts, ends) = summer_time(local.year());
     if local < starts || local >= ends + hour {
         Instants::One(as_gmt)
     } else if local < starts + hour {
@@ -318,6 +318,17 @@ fn london_instants_by_rule(local: NaiveDateTime) -> Instants {
     } else {
         Instants::Two(as_gmt - 3600, as_gmt)
     }
+}
+
+/// [`summer_time_utc`], looked up for the years an extract's dates and
+/// deadlines can fall in (made once; each elapsed-hour deadline asks three
+/// times, and finding two last Sundays each time was most of the asking).
+fn summer_time(year: i32) -> (NaiveDateTime, NaiveDateTime) {
+    const LAST_YEAR_LOOKED_UP: i32 = 2111;
+    static TABLE: std::sync::OnceLock<Vec<(NaiveDateTime, NaiveDateTime)>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| (SUMMER_TIME_RULE_SINCE..=LAST_YEAR_LOOKED_UP).map(summer_time_utc).collect());
+    let looked_up = usize::try_from(year - SUMMER_TIME_RULE_SINCE).ok().and_then(|i| table.get(i));
+    looked_up.copied().unwrap_or_else(|| summer_time_utc(year))
 }
 
 /// When British Summer Time starts and ends in `year`, in UTC (01:00 on the
@@ -664,6 +675,13 @@ mod tests {
                 let utc = chrono::DateTime::from_timestamp(instant, 0).unwrap();
                 assert_eq!(utc_to_local_by_rule(utc.naive_utc()), utc.with_timezone(&London).naive_local(), "{local} UTC");
             }
+        }
+    }
+
+    #[test]
+    fn summer_time_looked_up_is_summer_time_worked_out_in_every_year() {
+        for year in 1800..=2300 {
+            assert_eq!(summer_time(year), summer_time_utc(year), "{year}");
         }
     }
 
