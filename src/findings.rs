@@ -366,7 +366,11 @@ impl Order<'_> {
 /// A due as a number that sorts as its text: a date before any time that day.
 fn due_number(due: Due) -> u64 {
     let (date, is_time, seconds) = due_key(due);
-    let days = (date - NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid")).num_days().max(0) as u64;
+    // Days since 1900-01-01, its day of the common era (1 January of year 1
+    // is day 1) taken from the date's: chrono's date subtraction works
+    // through years, once a finding.
+    const FIRST_OF_1900: i32 = 693_596;
+    let days = (chrono::Datelike::num_days_from_ce(&date) - FIRST_OF_1900).max(0) as u64;
     (days << 18) | ((is_time as u64) << 17) | chrono::Timelike::num_seconds_from_midnight(&seconds) as u64
 }
 
@@ -591,6 +595,17 @@ mod tests {
         assert_eq!(j.status(due, Some(parse_moment("2024-06-05T10:00").unwrap())), (Status::Met, None));
         assert_eq!(j.status(due, Some(parse_moment("2024-06-05T10:01").unwrap())), (Status::Late, Some(0)));
         assert_eq!(j.status(due, Some(Moment::date_only(parse_date("2024-06-05").unwrap()))), (Status::Met, None));
+    }
+
+    #[test]
+    fn due_numbers_count_days_from_1900() {
+        let date = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let days = |d| super::due_number(Due::Date(d)) >> 18;
+        assert_eq!(days(date(1900, 1, 1)), 0);
+        assert_eq!(days(date(1899, 12, 31)), 0);
+        for d in [date(1900, 1, 2), date(2024, 2, 29), date(2026, 12, 6), date(2110, 12, 31)] {
+            assert_eq!(days(d), (d - date(1900, 1, 1)).num_days() as u64, "{d}");
+        }
     }
 
     #[test]
