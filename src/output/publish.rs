@@ -131,7 +131,9 @@ pub fn clean_up_when_interrupted() {}
 /// where it stands races them: a page created after its folder was listed
 /// leaves the folder not empty, and the removal fails. Renamed first, the
 /// folder takes no new files (writers name their files by the old path);
-/// only a creation already under way can land, so a few tries suffice.
+/// only a creation already under way can land, so a few tries suffice. The
+/// new name keeps the temporary prefix: whatever is left, the next run on
+/// the reports folder removes.
 #[cfg_attr(not(unix), allow(dead_code))]
 fn remove_while_written(folder: &Path) {
     let mut doomed = folder.as_os_str().to_owned();
