@@ -141,6 +141,20 @@ impl Deadline {
         Some(Deadline { trigger, answer, within, until })
     }
 
+    /// Every event selector the rule uses.
+    fn selectors(&self) -> impl Iterator<Item = &Selector> {
+        let trigger = match &self.trigger {
+            Trigger::Events(s) => Some(s),
+            _ => None,
+        };
+        let answer: &[Selector] = match &self.answer {
+            Answer::Events(s) | Answer::LinkedEvents(s) => std::slice::from_ref(s),
+            Answer::AllOf(all) => all,
+            Answer::Allocation { .. } => &[],
+        };
+        trigger.into_iter().chain(answer).chain(self.until.as_ref().map(|(s, _)| s))
+    }
+
     pub fn needs(&self) -> &'static [&'static str] {
         match (&self.trigger, &self.answer) {
             (Trigger::Absences { .. }, _) => &["absences.csv", "allocations.csv"],
@@ -166,15 +180,30 @@ impl Deadline {
         {
             return;
         }
-        let events: Vec<(EventIdx, &Event)> = ctx.case_events(case).collect();
-        let mut levels = Vec::with_capacity(events.len());
-        let mut running = Levels::default();
-        for (_, e) in &events {
-            running.update(e);
-            levels.push(running);
-        }
+        let first_event = ctx.extract.case_events[case as usize].start;
+        let events = ctx.extract.events_of_case(case);
+        // The case's levels after each event, made only for a rule that
+        // asks for them (a selector with no risk threshold never reads them).
+        let levels: Vec<Levels> = if self.selectors().any(|s| s.risk.is_some()) {
+            let mut running = Levels::default();
+            events
+                .iter()
+                .map(|e| {
+                    running.update(e);
+                    running
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let no_levels = Levels::default();
         let chosen = |selector: &Selector| -> Vec<(EventIdx, &Event)> {
-            events.iter().zip(&levels).filter(|((_, e), l)| selector.matches(e, Some(record), l)).map(|(pair, _)| *pair).collect()
+            events
+                .iter()
+                .enumerate()
+                .filter(|&(i, e)| selector.matches(e, Some(record), levels.get(i).unwrap_or(&no_levels)))
+                .map(|(i, e)| (first_event + i as EventIdx, e))
+                .collect()
         };
         // (trigger event, trigger allocation, trigger_at as written, moment answers are compared with)
         let mut triggers: Vec<(Option<EventIdx>, Option<TriggerRecord>, Moment, Moment)> = Vec::new();
