@@ -180,13 +180,12 @@ impl Deadline {
         {
             return;
         }
-        let first_event = ctx.extract.case_events[case as usize].start;
-        let events = ctx.extract.events_of_case(case);
         // The case's levels after each event, made only for a rule that
         // asks for them (a selector with no risk threshold never reads them).
         let levels: Vec<Levels> = if self.selectors().any(|s| s.risk.is_some()) {
             let mut running = Levels::default();
-            events
+            ctx.extract
+                .events_of_case(case)
                 .iter()
                 .map(|e| {
                     running.update(e);
@@ -198,11 +197,10 @@ impl Deadline {
         };
         let no_levels = Levels::default();
         let chosen = |selector: &Selector| -> Vec<(EventIdx, &Event)> {
-            events
-                .iter()
+            ctx.case_events(case)
                 .enumerate()
-                .filter(|&(i, e)| selector.matches(e, Some(record), levels.get(i).unwrap_or(&no_levels)))
-                .map(|(i, e)| (first_event + i as EventIdx, e))
+                .filter(|&(n, (_, e))| selector.matches(e, Some(record), levels.get(n).unwrap_or(&no_levels)))
+                .map(|(_, event)| event)
                 .collect()
         };
         // (trigger event, trigger allocation, trigger_at as written, moment answers are compared with)
