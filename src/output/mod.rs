@@ -182,17 +182,6 @@ impl<'a> RunRecord<'a> {
         })
     }
 
-    /// "events.csv:123": where an event came from, for tracing a finding.
-    pub fn source(&self, event: Option<u32>) -> String {
-        event.map_or(String::new(), |e| format!("{}:{}", self.extract().events_file, self.extract().events[e as usize].line))
-    }
-
-    /// Where what started a finding's clock came from ("allocations.csv:12");
-    /// empty for a case's opening.
-    pub fn trigger_source(&self, f: &Finding) -> String {
-        trigger_line(self.extract(), &f.obligation()).map_or(String::new(), |(file, line)| format!("{file}:{line}"))
-    }
-
     /// Overdue now and not overdue in the previous run (none without one).
     pub fn is_new_overdue(&self, f: &Finding) -> bool {
         f.status == Status::Overdue && self.previous.folder.is_some() && !self.previous.was_overdue(self.id_number(f))

@@ -599,7 +599,10 @@ fn escape_html(text: &str) -> String {
 /// How many months a rule's chart shows, ending with the as-of month.
 const MONTHS_CHARTED: usize = 24;
 
-fn item<'a>(f: &'a Finding, run: &RunRecord<'a>, paged: &Paged) -> Item<'a> {
+/// One finding as listed; `paged` links its team and worker to their pages
+/// (only the index's action list links them). Made without `format!`: a
+/// national run's pages list two million items.
+fn item<'a>(f: &'a Finding, run: &RunRecord<'a>, paged: Option<&Paged>) -> Item<'a> {
     let extract = run.extract();
     let rule = run.rules[f.rule as usize];
     let o = f.obligation();
@@ -608,20 +611,26 @@ fn item<'a>(f: &'a Finding, run: &RunRecord<'a>, paged: &Paged) -> Item<'a> {
     // here without the cells the report does not show.
     let worker_id = f.worker().map_or("", |w| &*extract.workers[w as usize].id);
     let team = f.team(extract);
-    let trigger = match o.trigger_event {
-        Some(e) => format!("{} on {}", extract.events[e as usize].kind.name(), o.trigger_at),
-        None => format!("start on {}", o.trigger_at),
-    };
+    let mut trigger = String::with_capacity(40);
+    trigger.push_str(o.trigger_event.map_or("start", |e| extract.events[e as usize].kind.name()));
+    trigger.push_str(" on ");
+    crate::time::push_moment(&mut trigger, o.trigger_at);
     let worker = f.worker().map(|w| {
         let worker = &extract.workers[w as usize];
         match worker.staff.as_ref().and_then(|s| s.name.as_deref()) {
-            Some(name) => Cow::Owned(format!("{name} ({})", worker.id)),
+            Some(name) => Cow::Owned([name, " (", &worker.id, ")"].concat()),
             None => Cow::Borrowed(&*worker.id),
         }
     });
+    let mut due_at = String::with_capacity(16);
+    crate::time::push_due(&mut due_at, o.due);
+    let mut done_at = String::new();
+    if let Some(done) = o.done_at {
+        crate::time::push_moment(&mut done_at, done);
+    }
     Item {
-        team_link: paged.team_link(team, ""),
-        worker_link: paged.worker_link(worker_id, ""),
+        team_link: paged.map_or(String::new(), |paged| paged.team_link(team, "")),
+        worker_link: paged.map_or(String::new(), |paged| paged.worker_link(worker_id, "")),
         team: team_label(team).into(),
         worker: worker.unwrap_or("(unallocated)".into()),
         case_id: run.case_reference(f),
@@ -629,10 +638,10 @@ fn item<'a>(f: &'a Finding, run: &RunRecord<'a>, paged: &Paged) -> Item<'a> {
         rule: &rule.code,
         title: &rule.title,
         trigger,
-        due_at: o.due.to_string(),
-        done_at: o.done_at.map_or(String::new(), |d| d.to_string()),
+        due_at,
+        done_at,
         status: f.status.name(),
-        days: f.overdue_days().map_or(String::new(), |d| d.to_string()),
+        days: f.overdue_days().map_or(String::new(), |d| itoa::Buffer::new().format(d).to_string()),
         note: f.accepted().map_or(String::new(), |i| run.acceptance_note(i)),
         new: run.is_new_overdue(f),
         source: sources(run, f),
@@ -642,15 +651,18 @@ fn item<'a>(f: &'a Finding, run: &RunRecord<'a>, paged: &Paged) -> Item<'a> {
 /// "started: events.csv:12; done: events.csv:15", either part left out
 /// when there is nothing to trace.
 fn sources(run: &RunRecord, f: &Finding) -> String {
-    let mut text = String::new();
-    for (what, source) in [("started", run.trigger_source(f)), ("done", run.source(f.obligation().done_event))] {
-        if !source.is_empty() {
+    let extract = run.extract();
+    let done = f.obligation().done_event.map(|e| (extract.events_file.as_str(), extract.events[e as usize].line));
+    let mut text = String::with_capacity(64);
+    for (what, source) in [("started: ", super::trigger_line(extract, &f.obligation())), ("done: ", done)] {
+        if let Some((file, line)) = source {
             if !text.is_empty() {
                 text.push_str("; ");
             }
             text.push_str(what);
-            text.push_str(": ");
-            text.push_str(&source);
+            text.push_str(file);
+            text.push(':');
+            text.push_str(itoa::Buffer::new().format(line));
         }
     }
     text
@@ -931,11 +943,11 @@ pub fn write_index(path: &Path, run: &RunRecord, teams: &Teams) -> std::io::Resu
     let mut action_findings: Vec<&Finding> =
         run.findings.iter().filter(|f| matches!(f.status, Status::Overdue | Status::Due) && f.accepted().is_none()).collect();
     let action_total = order.sort(&mut action_findings, true);
-    let action: Vec<Item> = action_findings.into_iter().map(|f| item(f, run, &paged)).collect();
+    let action: Vec<Item> = action_findings.into_iter().map(|f| item(f, run, Some(&paged))).collect();
     let (action_shown, action) = (action.len(), item_rows(&action, Table::Action));
     let mut late_findings: Vec<&Finding> = run.findings.iter().filter(|f| f.status == Status::Late && f.accepted().is_none()).collect();
     let late_total = order.sort(&mut late_findings, true);
-    let late: Vec<Item> = late_findings.into_iter().map(|f| item(f, run, &paged)).collect();
+    let late: Vec<Item> = late_findings.into_iter().map(|f| item(f, run, None)).collect();
     let (late_shown, late) = (late.len(), item_rows(&late, Table::Late));
     let period_text = match run.period {
         (None, None) => "Period: all obligations in the extract.".to_string(),
@@ -1000,7 +1012,7 @@ pub fn write_index(path: &Path, run: &RunRecord, teams: &Teams) -> std::io::Resu
                 .iter()
                 .filter(|f| f.accepted().is_some() && f.status != Status::Met)
                 .take(MAX_LISTED)
-                .map(|f| item(f, run, &paged))
+                .map(|f| item(f, run, None))
                 .collect::<Vec<_>>(),
             Table::Accepted,
         ),
@@ -1038,7 +1050,7 @@ pub fn write_index(path: &Path, run: &RunRecord, teams: &Teams) -> std::io::Resu
                items_title: &'static str,
                mut chosen: Vec<&Finding>| {
         let total = order.sort(&mut chosen, false);
-        let items: Vec<Item> = chosen.into_iter().map(|f| item(f, run, &paged)).collect();
+        let items: Vec<Item> = chosen.into_iter().map(|f| item(f, run, None)).collect();
         let (items_shown, items) = (items.len(), item_rows(&items, Table::Page));
         SubPage {
             service: run.service,
@@ -1060,14 +1072,12 @@ pub fn write_index(path: &Path, run: &RunRecord, teams: &Teams) -> std::io::Resu
             head: Head { csp_script_hash: csp_script_hash.clone() },
         }
     };
+    // Each rule's name and link as a page's summary shows them, made once
+    // for the thousand pages.
+    let rule_names: Vec<(String, String)> =
+        run.rules.iter().map(|r| (format!("{} {}", r.label(), r.title), format!("../rules/{}.html", slug(&r.label())))).collect();
     let rule_rows = |pick: &(dyn Fn(usize) -> Option<Counts> + Sync)| -> Vec<SummaryRow> {
-        run.rules
-            .iter()
-            .enumerate()
-            .filter_map(|(i, r)| {
-                pick(i).map(|n| n.row(format!("{} {}", r.label(), r.title), format!("../rules/{}.html", slug(&r.label()))))
-            })
-            .collect()
+        rule_names.iter().enumerate().filter_map(|(i, (name, link))| pick(i).map(|n| n.row(name.clone(), link.clone()))).collect()
     };
     let team_pages: Vec<(&str, &Counts, Vec<&Finding>)> = per_team
         .iter()

@@ -46,6 +46,9 @@ struct Names<'a> {
     cases: crate::model::Texts,
     workers: crate::model::Texts,
     teams: &'a Teams<'a>,
+    /// The teams' names, side by side (each first seen in a different
+    /// case's record, they lay one to a cache line across the extract).
+    team_names: crate::model::Texts,
 }
 
 impl<'a> Names<'a> {
@@ -61,11 +64,20 @@ impl<'a> Names<'a> {
         for worker in &extract.workers {
             workers.push(&worker.id);
         }
-        Names { cases, workers, teams }
+        let mut team_names = crate::model::Texts::default();
+        for name in &teams.names {
+            team_names.push(name);
+        }
+        Names { cases, workers, teams, team_names }
     }
 
     fn case(&self, f: &Finding) -> &str {
         f.case().map_or("", |c| self.cases.nth(c))
+    }
+
+    /// The row's team (as [`Teams::name_of`]).
+    fn team(&self, f: &Finding) -> &str {
+        self.team_names.nth(self.teams.of(f))
     }
 }
 
@@ -149,7 +161,7 @@ impl RowText {
         end(self);
         push_text(&mut self.text, lookups.0.worker(lookups.1));
         end(self);
-        push_text(&mut self.text, names.teams.name_of(f));
+        push_text(&mut self.text, names.team(f));
         end(self);
         push_text(&mut self.text, trigger_event);
         end(self);
