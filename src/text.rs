@@ -70,7 +70,12 @@ pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// A spreadsheet would read a cell starting with these as a formula.
 pub fn needs_formula_guard(cell: &str) -> bool {
-    matches!(cell.as_bytes().first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'))
+    cell.as_bytes().first().is_some_and(|&first| needs_formula_guard_byte(first))
+}
+
+/// A cell beginning with this byte needs the guard (see [`needs_formula_guard`]).
+pub fn needs_formula_guard_byte(first: u8) -> bool {
+    matches!(first, b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
 }
 
 /// The cell as written to a CSV meant for spreadsheets: a leading `'` makes

@@ -261,7 +261,12 @@ impl RowText {
 
     /// The row is its own CSV line: nothing to quote, no would-be formula.
     fn is_plain_csv(&self) -> bool {
-        !self.needs_csv_quoting && !(0..FIELDS).any(|i| crate::text::needs_formula_guard(self.field(i)))
+        // Each field's first byte, read where it lies (as `needs_formula_guard`
+        // reads it, without making each field a `str` first).
+        let bytes = self.text.as_bytes();
+        let starts = std::iter::once(0).chain(self.ends[..FIELDS - 1].iter().map(|end| end + 1));
+        !self.needs_csv_quoting
+            && starts.zip(self.ends).all(|(start, end)| start == end || !crate::text::needs_formula_guard_byte(bytes[start]))
     }
 }
 
