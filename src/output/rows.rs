@@ -47,7 +47,7 @@ struct Names<'a> {
     workers: crate::model::Texts,
     teams: &'a Teams<'a>,
     /// The teams' names, side by side (each first seen in a different
-    /// case's record, they lay one to a cache line across the extract).
+    /// case's record, they lie one to a cache line across the extract).
     team_names: crate::model::Texts,
 }
 
