@@ -112,36 +112,48 @@ impl fmt::Display for Moment {
     }
 }
 
-fn push_digits(buf: &mut String, value: u32, width: usize) {
-    let mut digits = [b'0'; 4];
-    let mut v = value;
-    for slot in digits[..width].iter_mut().rev() {
-        *slot = b'0' + (v % 10) as u8;
-        v /= 10;
-    }
-    buf.extend(digits[..width].iter().map(|&d| d as char));
+/// `YYYY-MM-DD` as bytes, each digit in its place: written whole rather
+/// than a push a digit (a national run writes 75 million dates).
+fn date_text(date: NaiveDate) -> [u8; 10] {
+    let year = date.year().clamp(0, 9999) as u32;
+    let (month, day) = (date.month(), date.day());
+    [
+        digit(year / 1000),
+        digit(year / 100),
+        digit(year / 10),
+        digit(year),
+        b'-',
+        digit(month / 10),
+        digit(month),
+        b'-',
+        digit(day / 10),
+        digit(day),
+    ]
+}
+
+/// The last decimal digit of `value`, as ASCII.
+fn digit(value: u32) -> u8 {
+    b'0' + (value % 10) as u8
+}
+
+fn push_ascii(buf: &mut String, text: &[u8]) {
+    debug_assert!(text.is_ascii());
+    // SAFETY: only ASCII digits and separators are appended (made above),
+    // which leaves the string UTF-8.
+    unsafe { buf.as_mut_vec().extend_from_slice(text) }
 }
 
 /// Appends `YYYY-MM-DD` (four-digit years, as the accepted range is).
 pub fn push_date(buf: &mut String, date: NaiveDate) {
-    push_digits(buf, date.year().clamp(0, 9999) as u32, 4);
-    buf.push('-');
-    push_digits(buf, date.month(), 2);
-    buf.push('-');
-    push_digits(buf, date.day(), 2);
+    push_ascii(buf, &date_text(date));
 }
 
 /// Appends `YYYY-MM-DDTHH:MM`, with `:SS` only when not zero.
 pub fn push_date_time(buf: &mut String, at: NaiveDateTime) {
-    push_date(buf, at.date());
-    buf.push('T');
-    push_digits(buf, at.hour(), 2);
-    buf.push(':');
-    push_digits(buf, at.minute(), 2);
-    if at.second() != 0 {
-        buf.push(':');
-        push_digits(buf, at.second(), 2);
-    }
+    let (hour, minute, second) = (at.hour(), at.minute(), at.second());
+    let time = [b'T', digit(hour / 10), digit(hour), b':', digit(minute / 10), digit(minute), b':', digit(second / 10), digit(second)];
+    push_ascii(buf, &date_text(at.date()));
+    push_ascii(buf, &time[..if second != 0 { 9 } else { 6 }]);
 }
 
 /// Appends a moment as the contract writes it.
@@ -524,6 +536,23 @@ pub fn days_between(from: NaiveDate, to: NaiveDate) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Dates and date-times are written as chrono formats them, seconds
+        /// only when not zero, years from 0 to 9999.
+        #[test]
+        fn dates_are_written_as_chrono_formats_them(days in 0i32..3_652_059, seconds in 0u32..86_400) {
+            let date = NaiveDate::from_num_days_from_ce_opt(days + 1).unwrap();
+            let at = date.and_time(NaiveTime::from_num_seconds_from_midnight_opt(seconds, 0).unwrap());
+            let mut text = String::new();
+            push_date(&mut text, date);
+            proptest::prop_assert_eq!(&text, &date.format("%Y-%m-%d").to_string());
+            text.clear();
+            push_date_time(&mut text, at);
+            let expected = at.format(if seconds % 60 == 0 { "%Y-%m-%dT%H:%M" } else { "%Y-%m-%dT%H:%M:%S" }).to_string();
+            proptest::prop_assert_eq!(text, expected);
+        }
+    }
 
     proptest::proptest! {
         /// A moment (or due) packed into a date and a second gives back what it
