@@ -793,6 +793,10 @@ pub fn write_index(path: &Path, run: &RunRecord, teams: &Teams) -> std::io::Resu
     let mut by_team_i: Vec<Vec<&Finding>> = vec![Vec::new(); team_count];
     let mut by_worker_i: Vec<Vec<&Finding>> = vec![Vec::new(); extract.workers.len() + 1];
     let mut by_rule: Vec<Vec<&Finding>> = vec![Vec::new(); rule_count];
+    // The index's lists, gathered in the same pass (each pass over a
+    // national run's findings reads 1.5 GB).
+    let mut action_findings: Vec<&Finding> = Vec::new();
+    let mut late_findings: Vec<&Finding> = Vec::new();
     for f in run.findings {
         let rule = f.rule as usize;
         let team = teams.of(f);
@@ -810,6 +814,10 @@ pub fn write_index(path: &Path, run: &RunRecord, teams: &Teams) -> std::io::Resu
         if matches!(f.status, Status::Overdue | Status::Due) && f.accepted().is_none() {
             by_team_i[team as usize].push(f);
             by_worker_i[worker].push(f);
+            action_findings.push(f);
+        }
+        if f.status == Status::Late && f.accepted().is_none() {
+            late_findings.push(f);
         }
         if matches!(f.status, Status::Overdue | Status::Late) {
             by_rule[rule].push(f);
@@ -941,12 +949,9 @@ pub fn write_index(path: &Path, run: &RunRecord, teams: &Teams) -> std::io::Resu
         Vec::new()
     };
 
-    let mut action_findings: Vec<&Finding> =
-        run.findings.iter().filter(|f| matches!(f.status, Status::Overdue | Status::Due) && f.accepted().is_none()).collect();
     let action_total = order.sort(&mut action_findings, true);
     let action: Vec<Item> = action_findings.into_iter().map(|f| item(f, run, Some(&paged))).collect();
     let (action_shown, action) = (action.len(), item_rows(&action, Table::Action));
-    let mut late_findings: Vec<&Finding> = run.findings.iter().filter(|f| f.status == Status::Late && f.accepted().is_none()).collect();
     let late_total = order.sort(&mut late_findings, true);
     let late: Vec<Item> = late_findings.into_iter().map(|f| item(f, run, None)).collect();
     let (late_shown, late) = (late.len(), item_rows(&late, Table::Late));
