@@ -136,24 +136,31 @@ fn digit(value: u32) -> u8 {
     b'0' + (value % 10) as u8
 }
 
-fn push_ascii(buf: &mut String, text: &[u8]) {
+/// Appends `text` without checking it is UTF-8 (75 million times a run).
+///
+/// # Safety
+/// `text` must be ASCII.
+unsafe fn push_ascii(buf: &mut String, text: &[u8]) {
     debug_assert!(text.is_ascii());
-    // SAFETY: only ASCII digits and separators are appended (made above),
-    // which leaves the string UTF-8.
+    // SAFETY: the caller's ASCII appended to a `String` leaves it UTF-8.
     unsafe { buf.as_mut_vec().extend_from_slice(text) }
 }
 
 /// Appends `YYYY-MM-DD` (four-digit years, as the accepted range is).
 pub fn push_date(buf: &mut String, date: NaiveDate) {
-    push_ascii(buf, &date_text(date));
+    // SAFETY: `digit` gives `0` to `9`, and the separators are ASCII.
+    unsafe { push_ascii(buf, &date_text(date)) }
 }
 
 /// Appends `YYYY-MM-DDTHH:MM`, with `:SS` only when not zero.
 pub fn push_date_time(buf: &mut String, at: NaiveDateTime) {
     let (hour, minute, second) = (at.hour(), at.minute(), at.second());
     let time = [b'T', digit(hour / 10), digit(hour), b':', digit(minute / 10), digit(minute), b':', digit(second / 10), digit(second)];
-    push_ascii(buf, &date_text(at.date()));
-    push_ascii(buf, &time[..if second != 0 { 9 } else { 6 }]);
+    // SAFETY: `digit` gives `0` to `9`, and the separators are ASCII.
+    unsafe {
+        push_ascii(buf, &date_text(at.date()));
+        push_ascii(buf, &time[..if second != 0 { 9 } else { 6 }]);
+    }
 }
 
 /// Appends a moment as the contract writes it.
@@ -539,7 +546,7 @@ mod tests {
 
     proptest::proptest! {
         /// Dates and date-times are written as chrono formats them, seconds
-        /// only when not zero, years from 0 to 9999.
+        /// only when not zero, years 1 to 9999.
         #[test]
         fn dates_are_written_as_chrono_formats_them(days in 0i32..3_652_059, seconds in 0u32..86_400) {
             let date = NaiveDate::from_num_days_from_ce_opt(days + 1).unwrap();
