@@ -783,6 +783,8 @@ fn a_second_night_marks_new_overdue_items_lists_resolved_ones_and_can_fail_for_c
     assert_eq!(id(&w.read("2024-06-10/findings.csv"), "CMM001,C1,,North,F1,"), id(&findings, "CMM001,C1,,North,F1,"));
     // Retention keeps the two newest and never the latest.
     night("2024-06-12", &[]);
+    let html = w.read("2024-06-12/index.html");
+    assert!(html.contains("overdue") && !html.contains("(new)"), "overdue on both nights is not new");
     let o = night("2024-06-13", &["--keep", "2"]);
     assert_eq!(o.status.code(), Some(0));
     let mut left: Vec<String> =

@@ -184,7 +184,17 @@ impl<'a> RunRecord<'a> {
 
     /// Overdue now and not overdue in the previous run (none without one).
     pub fn is_new_overdue(&self, f: &Finding) -> bool {
-        f.status == Status::Overdue && self.previous.folder.is_some() && !self.previous.was_overdue(self.id_number(f))
+        if f.status != Status::Overdue || self.previous.folder.is_none() {
+            return false;
+        }
+        // A finding of this run's list is looked up by its place in
+        // `new_overdue` (worked out once for all): the report asks for up
+        // to two million items, and an id is hashed from its row's text.
+        let place = (f as *const Finding as usize).wrapping_sub(self.findings.as_ptr() as usize) / std::mem::size_of::<Finding>();
+        match self.findings.get(place) {
+            Some(listed) if std::ptr::eq(listed, f) => self.new_overdue.binary_search_by_key(&(place as u32), |&(p, _)| p).is_ok(),
+            _ => !self.previous.was_overdue(self.id_number(f)),
+        }
     }
 
     /// An accepted exception's note as written out: its reason, free text
