@@ -450,10 +450,6 @@ impl<'a> Teams<'a> {
             (None, None) => 0,
         }
     }
-
-    pub fn name_of(&self, f: &Finding) -> &'a str {
-        self.names[self.of(f) as usize]
-    }
 }
 
 /// Writes every output file into `folder` (which must exist and be empty).

@@ -75,7 +75,7 @@ impl<'a> Names<'a> {
         f.case().map_or("", |c| self.cases.nth(c))
     }
 
-    /// The row's team (as [`Teams::name_of`]).
+    /// The row's team's name (the team by [`Teams::of`]).
     fn team(&self, f: &Finding) -> &str {
         self.team_names.nth(self.teams.of(f))
     }
