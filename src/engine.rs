@@ -3,7 +3,6 @@
 //! timing: findings are sorted afterwards.
 
 use crate::kinds::{Context, Unit};
-use crate::model::Extract;
 use crate::rules::Rule;
 use rayon::prelude::*;
 
@@ -19,13 +18,11 @@ pub struct NotAssessed {
 }
 
 /// Splits rules into those the extract can assess and those it cannot.
-pub fn assessable<'r>(rules: &'r [Rule], extract: &Extract) -> (Vec<&'r Rule>, Vec<NotAssessed>) {
+pub fn assessable<'r>(rules: &'r [Rule], ctx: &Context) -> (Vec<&'r Rule>, Vec<NotAssessed>) {
+    let extract = ctx.extract;
     let mut assessed = Vec::new();
     let mut not_assessed = Vec::new();
-    let mut present = crate::model::EventSet::default();
-    for e in &extract.events {
-        present.insert(e.kind);
-    }
+    let present = ctx.types_present();
     for rule in rules {
         let missing: Vec<&str> = rule
             .needs()

@@ -544,8 +544,8 @@ mod tests {
         let extract = &ingest.extract;
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let (rule_set, _, calendar) = crate::load_rules(&root.join("rules"), None).unwrap();
-        let (rules, _) = crate::engine::assessable(&rule_set.rules, extract);
         let ctx = crate::kinds::Context::new(extract, &calendar, as_of);
+        let (rules, _) = crate::engine::assessable(&rule_set.rules, &ctx);
         let judgement = Judgement { as_of, look_ahead_days: 7, period: (None, None) };
         let judged = judge(crate::engine::evaluate(&rules, &ctx), &rules, extract, &judgement, &Default::default());
         let text = |findings: &[Finding]| -> Vec<String> {

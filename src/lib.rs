@@ -240,8 +240,8 @@ pub fn audit(plan: &Plan) -> Result<Summary, Failure> {
     phases.done("ingest");
     progress("applying the rules");
     let extract = &ingest.extract;
-    let (assessed, not_assessed) = engine::assessable(&rule_set.rules, extract);
     let ctx = kinds::Context::new(extract, &calendar, plan.as_of);
+    let (assessed, not_assessed) = engine::assessable(&rule_set.rules, &ctx);
     let obligations = engine::evaluate(&assessed, &ctx);
     let judgement = findings::Judgement { as_of: plan.as_of, look_ahead_days, period: plan.period };
     phases.done("rules");

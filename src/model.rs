@@ -93,6 +93,9 @@ impl EventSet {
     pub fn intersects(self, other: EventSet) -> bool {
         self.0 & other.0 != 0
     }
+    pub fn union(self, other: EventSet) -> EventSet {
+        EventSet(self.0 | other.0)
+    }
     pub fn names(self) -> Vec<&'static str> {
         (0..EVENT_TYPES.len()).filter(|i| self.0 & (1 << i) != 0).map(|i| EVENT_TYPES[i]).collect()
     }

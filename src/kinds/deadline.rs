@@ -207,9 +207,12 @@ impl Deadline {
         let mut triggers: Vec<(Option<EventIdx>, Option<TriggerRecord>, Moment, Moment)> = Vec::new();
         let index = |a: &Allocation| Some(TriggerRecord::Allocation(ctx.extract.allocation_index(a)));
         match &self.trigger {
-            Trigger::Events(selector) => {
-                triggers.extend(chosen(selector).into_iter().map(|(i, e)| (Some(i), None, e.occurred, e.occurred)))
-            }
+            Trigger::Events(selector) => triggers.extend(
+                ctx.case_events(case)
+                    .enumerate()
+                    .filter(|&(n, (_, e))| selector.matches(e, Some(record), levels.get(n).unwrap_or(&no_levels)))
+                    .map(|(_, (i, e))| (Some(i), None, e.occurred, e.occurred)),
+            ),
             Trigger::Allocations(roles) => triggers.extend(
                 ctx.extract
                     .allocations_of_case(case)
@@ -232,17 +235,21 @@ impl Deadline {
             }
             Trigger::Absences { .. } => return,
         }
-        let answers: Vec<Vec<(EventIdx, &Event)>> = match &self.answer {
-            Answer::Events(s) | Answer::LinkedEvents(s) => vec![chosen(s)],
-            Answer::AllOf(all) => all.iter().map(chosen).collect(),
-            Answer::Allocation { .. } => Vec::new(),
+        // Answers are looked for only where something needs one.
+        if triggers.is_empty() {
+            return;
+        }
+        let (answers, answers_of_each): (Vec<(EventIdx, &Event)>, Vec<Vec<(EventIdx, &Event)>>) = match &self.answer {
+            Answer::Events(s) | Answer::LinkedEvents(s) => (chosen(s), Vec::new()),
+            Answer::AllOf(all) => (Vec::new(), all.iter().map(chosen).collect()),
+            Answer::Allocation { .. } => (Vec::new(), Vec::new()),
         };
         let until: Vec<(EventIdx, &Event)> = self.until.as_ref().map(|(s, _)| chosen(s)).unwrap_or_default();
         for (trigger_event, trigger_record, trigger_at, from) in triggers {
             let answer: Option<(Option<EventIdx>, Moment)> = match &self.answer {
-                Answer::Events(_) | Answer::LinkedEvents(_) => first_at_or_after(&answers[0], from).map(|(i, e)| (Some(i), e.occurred)),
+                Answer::Events(_) | Answer::LinkedEvents(_) => first_at_or_after(&answers, from).map(|(i, e)| (Some(i), e.occurred)),
                 Answer::AllOf(_) => {
-                    let each: Option<Vec<(EventIdx, &Event)>> = answers.iter().map(|list| first_at_or_after(list, from)).collect();
+                    let each: Option<Vec<(EventIdx, &Event)>> = answers_of_each.iter().map(|list| first_at_or_after(list, from)).collect();
                     each.and_then(|each| {
                         each.into_iter().max_by(|a, b| a.1.occurred.at().cmp(&b.1.occurred.at()).then_with(|| a.1.rank.cmp(&b.1.rank)))
                     })

@@ -61,6 +61,16 @@ impl<'a> Context<'a> {
         Context { extract, calendar, as_of, holding: recurring::HoldingPeriods::of_every_worker(extract), case_types }
     }
 
+    /// The event types of the whole extract (from every case's, made in
+    /// parallel, not by reading 20 million events again on one thread).
+    pub fn types_present(&self) -> EventSet {
+        let mut present = self.case_types.iter().fold(EventSet::default(), |all, &types| all.union(types));
+        for e in self.extract.events_without_case() {
+            present.insert(e.kind);
+        }
+        present
+    }
+
     /// Whether any of a case's events is of one of `types`.
     pub fn case_has_any(&self, case: CaseIdx, types: EventSet) -> bool {
         self.case_types[case as usize].intersects(types)

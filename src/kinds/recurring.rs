@@ -154,10 +154,8 @@ impl Recurring {
             (Condition::HoldingCases, _) | (Condition::Risk(_), _) => {}
             (_, Unit::Case(case)) => {
                 let record = &ctx.extract.cases[case as usize];
-                let events: Vec<(EventIdx, &Event)> = ctx.case_events(case).collect();
+                let events = ctx.case_events(case);
                 let none = Levels::default();
-                let answers: Vec<(EventIdx, &Event)> =
-                    events.iter().copied().filter(|(_, e)| self.answer.matches(e, Some(record), &none)).collect();
                 let periods: Vec<Period> = match &self.condition {
                     Condition::CaseOpen => {
                         vec![Period { start: Moment::date_only(record.opened_on), start_event: None, end: record.closed_after() }]
@@ -167,13 +165,15 @@ impl Recurring {
                         ctx.extract.allocations_of_case(case).iter().filter(|a| a.role == AllocationRole::CoAllocated),
                         None,
                     ),
+                    // Most cases have no start event: look before reading their events.
+                    Condition::AfterEvent { start, .. } if !ctx.case_has_any(case, start.types) => Vec::new(),
                     Condition::AfterEvent { start, stop, at_most } => events
-                        .iter()
+                        .clone()
                         .filter(|(_, e)| start.matches(e, Some(record), &none))
-                        .map(|&(i, e)| {
+                        .map(|(i, e)| {
                             let date = e.occurred.date();
                             let release = events
-                                .iter()
+                                .clone()
                                 .find(|(_, r)| stop.matches(r, Some(record), &none) && r.occurred.at_or_after(e.occurred))
                                 .map(|(_, r)| r.occurred.date());
                             let limit = ctx.due_after(Moment::date_only(date), *at_most, None).date();
@@ -187,6 +187,10 @@ impl Recurring {
                         .collect(),
                     _ => Vec::new(),
                 };
+                if periods.is_empty() {
+                    return;
+                }
+                let answers: Vec<(EventIdx, &Event)> = events.filter(|(_, e)| self.answer.matches(e, Some(record), &none)).collect();
                 for period in &periods {
                     self.over_period(ctx, period, &answers, Some(case), None, out);
                 }
