@@ -276,17 +276,26 @@ pub fn local_to_utc_seconds(local: NaiveDateTime) -> i64 {
 
 /// UTC seconds to Europe/London wall-clock time.
 pub fn utc_seconds_to_local(seconds: i64) -> NaiveDateTime {
-    let utc = chrono::DateTime::from_timestamp(seconds, 0).expect("timestamp within chrono's range");
-    if utc.naive_utc().year() < SUMMER_TIME_RULE_SINCE {
+    if seconds < FIRST_OF_RULE_YEARS {
+        let utc = chrono::DateTime::from_timestamp(seconds, 0).expect("timestamp within chrono's range");
         return utc.with_timezone(&London).naive_local();
     }
-    utc_to_local_by_rule(utc.naive_utc())
+    utc_seconds_to_local_by_rule(seconds)
 }
 
-/// [`utc_seconds_to_local`] by the summer-time rule, whatever the year.
-fn utc_to_local_by_rule(utc: NaiveDateTime) -> NaiveDateTime {
-    let (starts, ends) = summer_time(utc.year());
-    if (starts..ends).contains(&utc) { utc + chrono::TimeDelta::hours(1) } else { utc }
+/// 1 January [`SUMMER_TIME_RULE_SINCE`], 00:00 UTC, in seconds.
+const FIRST_OF_RULE_YEARS: i64 = 820_454_400;
+
+/// [`utc_seconds_to_local`] by the summer-time rule, whatever the year:
+/// the offset worked out in seconds, and the clock made once.
+fn utc_seconds_to_local_by_rule(seconds: i64) -> NaiveDateTime {
+    // The year from the mean Gregorian year: it is off only within days
+    // of the New Year, months from any change of the clocks.
+    const MEAN_YEAR: i64 = 31_556_952;
+    let year = 1970 + seconds.div_euclid(MEAN_YEAR) as i32;
+    let (starts, ends) = summer_time(year);
+    let local = if (starts..ends).contains(&seconds) { seconds + 3600 } else { seconds };
+    chrono::DateTime::from_timestamp(local, 0).expect("timestamp within chrono's range").naive_utc()
 }
 
 /// From this year on, London's clocks follow one rule (the Summer Time
@@ -325,29 +334,33 @@ fn london_instants(local: NaiveDateTime) -> Instants {
 /// [`london_instants`] by the summer-time rule, whatever the year.
 fn london_instants_by_rule(local: NaiveDateTime) -> Instants {
     let as_gmt = local.and_utc().timestamp();
-    let hour = chrono::TimeDelta::hours(1);
     // At 01:00 GMT the clock jumps to 02:00; at 02:00 BST it goes back to 01:00.
     let (starts, ends) = summer_time(local.year());
-    if local < starts || local >= ends + hour {
+    if as_gmt < starts || as_gmt >= ends + 3600 {
         Instants::One(as_gmt)
-    } else if local < starts + hour {
+    } else if as_gmt < starts + 3600 {
         Instants::Gap
-    } else if local < ends {
+    } else if as_gmt < ends {
         Instants::One(as_gmt - 3600)
     } else {
         Instants::Two(as_gmt - 3600, as_gmt)
     }
 }
 
-/// [`summer_time_utc`], looked up for the years an extract's dates and
-/// deadlines can fall in (made once; each elapsed-hour deadline asks three
-/// times, and finding two last Sundays each time was most of the asking).
-fn summer_time(year: i32) -> (NaiveDateTime, NaiveDateTime) {
+/// [`summer_time_utc`] in UTC seconds, looked up for the years an
+/// extract's dates and deadlines can fall in (made once; each elapsed-hour
+/// deadline asks three times, and finding two last Sundays each time was
+/// most of the asking). Seconds, so that the asking is integer comparisons.
+fn summer_time(year: i32) -> (i64, i64) {
     const LAST_YEAR_LOOKED_UP: i32 = 2111;
-    static TABLE: std::sync::OnceLock<Vec<(NaiveDateTime, NaiveDateTime)>> = std::sync::OnceLock::new();
-    let table = TABLE.get_or_init(|| (SUMMER_TIME_RULE_SINCE..=LAST_YEAR_LOOKED_UP).map(summer_time_utc).collect());
+    static TABLE: std::sync::OnceLock<Vec<(i64, i64)>> = std::sync::OnceLock::new();
+    let in_seconds = |year| {
+        let (starts, ends) = summer_time_utc(year);
+        (starts.and_utc().timestamp(), ends.and_utc().timestamp())
+    };
+    let table = TABLE.get_or_init(|| (SUMMER_TIME_RULE_SINCE..=LAST_YEAR_LOOKED_UP).map(in_seconds).collect());
     let looked_up = usize::try_from(year - SUMMER_TIME_RULE_SINCE).ok().and_then(|i| table.get(i));
-    looked_up.copied().unwrap_or_else(|| summer_time_utc(year))
+    looked_up.copied().unwrap_or_else(|| in_seconds(year))
 }
 
 /// When British Summer Time starts and ends in `year`, in UTC (01:00 on the
@@ -709,7 +722,24 @@ mod tests {
                 assert_eq!(by_rule, tabled(local), "{local}");
                 let instant = local.and_utc().timestamp();
                 let utc = chrono::DateTime::from_timestamp(instant, 0).unwrap();
-                assert_eq!(utc_to_local_by_rule(utc.naive_utc()), utc.with_timezone(&London).naive_local(), "{local} UTC");
+                assert_eq!(utc_seconds_to_local_by_rule(instant), utc.with_timezone(&London).naive_local(), "{local} UTC");
+            }
+        }
+    }
+
+    /// The year of a UTC instant is estimated, not worked out: around every
+    /// change and every New Year from 1996 to 2400 (past the table and the
+    /// tabled years) it gives what the exact year gives.
+    #[test]
+    fn utc_to_local_by_rule_agrees_with_the_exact_year_in_every_year() {
+        for year in SUMMER_TIME_RULE_SINCE..=2400 {
+            let (starts, ends) = summer_time_utc(year);
+            let new_year = NaiveDate::from_ymd_opt(year, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
+            let moments = [starts, ends, new_year].into_iter().flat_map(|m| (-8..=8).map(move |q| m + chrono::TimeDelta::minutes(15 * q)));
+            for utc in moments {
+                let (starts, ends) = summer_time_utc(utc.year());
+                let expected = if (starts..ends).contains(&utc) { utc + chrono::TimeDelta::hours(1) } else { utc };
+                assert_eq!(utc_seconds_to_local_by_rule(utc.and_utc().timestamp()), expected, "{utc} UTC");
             }
         }
     }
@@ -717,7 +747,8 @@ mod tests {
     #[test]
     fn summer_time_looked_up_is_summer_time_worked_out_in_every_year() {
         for year in 1800..=2300 {
-            assert_eq!(summer_time(year), summer_time_utc(year), "{year}");
+            let (starts, ends) = summer_time_utc(year);
+            assert_eq!(summer_time(year), (starts.and_utc().timestamp(), ends.and_utc().timestamp()), "{year}");
         }
     }
 
