@@ -745,6 +745,12 @@ mod tests {
     }
 
     #[test]
+    fn the_rule_years_start_on_the_first_of_january_of_the_first() {
+        let first = NaiveDate::from_ymd_opt(SUMMER_TIME_RULE_SINCE, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
+        assert_eq!(FIRST_OF_RULE_YEARS, first.and_utc().timestamp());
+    }
+
+    #[test]
     fn summer_time_looked_up_is_summer_time_worked_out_in_every_year() {
         for year in 1800..=2300 {
             let (starts, ends) = summer_time_utc(year);

@@ -68,6 +68,22 @@ pub fn first_at_or_after<'a>(answers: &[(EventIdx, &'a Event)], from: Moment) ->
     answers[start..].iter().find(|(_, e)| e.occurred.at_or_after(from)).copied()
 }
 
+/// A case's events that `selector` picks, with their global indices.
+/// `levels` holds the case's levels after each event, or nothing when no
+/// selector of the rule asks for them.
+fn selected<'a, 'c>(
+    ctx: &'c Context<'a>,
+    case: CaseIdx,
+    levels: &'c [Levels],
+    selector: &'c Selector,
+) -> impl Iterator<Item = (EventIdx, &'a Event)> + 'c {
+    let record = &ctx.extract.cases[case as usize];
+    ctx.case_events(case)
+        .enumerate()
+        .filter(move |&(n, (_, e))| selector.matches(e, Some(record), &levels.get(n).copied().unwrap_or_default()))
+        .map(|(_, event)| event)
+}
+
 fn roles(problems: &mut Problems, names: &[Spanned<String>]) -> Vec<AllocationRole> {
     names
         .iter()
@@ -195,24 +211,14 @@ impl Deadline {
         } else {
             Vec::new()
         };
-        let no_levels = Levels::default();
-        let chosen = |selector: &Selector| -> Vec<(EventIdx, &Event)> {
-            ctx.case_events(case)
-                .enumerate()
-                .filter(|&(n, (_, e))| selector.matches(e, Some(record), levels.get(n).unwrap_or(&no_levels)))
-                .map(|(_, event)| event)
-                .collect()
-        };
+        let chosen = |selector: &Selector| -> Vec<(EventIdx, &Event)> { selected(ctx, case, &levels, selector).collect() };
         // (trigger event, trigger allocation, trigger_at as written, moment answers are compared with)
         let mut triggers: Vec<(Option<EventIdx>, Option<TriggerRecord>, Moment, Moment)> = Vec::new();
         let index = |a: &Allocation| Some(TriggerRecord::Allocation(ctx.extract.allocation_index(a)));
         match &self.trigger {
-            Trigger::Events(selector) => triggers.extend(
-                ctx.case_events(case)
-                    .enumerate()
-                    .filter(|&(n, (_, e))| selector.matches(e, Some(record), levels.get(n).unwrap_or(&no_levels)))
-                    .map(|(_, (i, e))| (Some(i), None, e.occurred, e.occurred)),
-            ),
+            Trigger::Events(selector) => {
+                triggers.extend(selected(ctx, case, &levels, selector).map(|(i, e)| (Some(i), None, e.occurred, e.occurred)))
+            }
             Trigger::Allocations(roles) => triggers.extend(
                 ctx.extract
                     .allocations_of_case(case)
