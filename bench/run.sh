@@ -5,24 +5,39 @@
 #
 #   bench/run.sh                 all three sizes
 #   bench/run.sh 10000 100000    chosen sizes
+#   RUNS=5 bench/run.sh 1000000  more runs per size (default 3)
+#
+# Each size is audited RUNS times, each audit followed by `yjaudit check` on
+# the same folder (reading the CSVs only): the table gives the median of
+# each column, and the last column the third target's ratio, (rules +
+# findings + outputs) / check, taken run by run (the audit beside the read
+# that followed it, so the machine's drift between runs cancels) and then
+# its median; every run's ratio is listed under the table.
 #
 # Data is cached in $BENCH_DATA (default /tmp/yjaudit-bench) by size and seed,
-# so a rerun measures only the audit. Needs ~2.5 GB of disk per million cases.
+# so a rerun measures only the audit. Needs ~2.5 GB of disk per million cases
+# for the data, and 13 GB more while a million-case audit's outputs exist.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(10000 100000 1000000)
+runs="${RUNS:-3}"
 data="${BENCH_DATA:-/tmp/yjaudit-bench}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 cargo build --release --quiet
 bin="$CARGO_TARGET_DIR/release/yjaudit"
 mkdir -p "$data"
 
+# The median of the numbers on standard input (the mean of the middle two
+# for an even count).
+median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
 echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "Date: $(date -u +%Y-%m-%d), yjaudit $("$bin" --version | cut -d' ' -f2), as-of 2026-11-23, seed 1"
+echo "Date: $(date -u +%Y-%m-%d), yjaudit $("$bin" --version | cut -d' ' -f2), as-of 2026-11-23, seed 1, $runs run(s) per size, medians"
 echo
-echo "| cases | events | input MB | findings | ingest s | rules s | findings s | outputs s | total s | peak MiB | check (ingest only) s |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| cases | events | input MB | findings | ingest s | rules s | findings s | outputs s | total s | peak MiB | check (ingest only) s | (rules + findings + outputs) / check |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+notes=()
 for n in "${sizes[@]}"; do
   dir="$data/$n"
   if [ ! -s "$dir/events.csv" ]; then
@@ -31,17 +46,28 @@ for n in "${sizes[@]}"; do
   events=$(($(wc -l < "$dir/events.csv") - 1))
   mb=$(du -sm "$dir" | cut -f1)
   out="$data/out-$n"
-  rm -rf "$out"
-  sync # the previous size's files are written back before this one starts
-  log=$(mktemp)
-  /usr/bin/time -f "%e %M" -o "$log.time" "$bin" run -v --input "$dir" --as-of 2026-11-23 --out "$out/r" 2> "$log"
-  phase() { awk -v p="$1" '$3 == "phase" && $4 == p {print $5}' "$log"; }
-  findings=$(grep -o '[0-9][0-9]* findings (' "$log" | head -1 | cut -d' ' -f1)
-  read -r total peak_kb < "$log.time"
-  check_start=$(date +%s.%N)
-  "$bin" check --input "$dir" > /dev/null
-  check=$(echo "$(date +%s.%N) - $check_start" | bc)
-  printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f |\n" "$n" "$events" "$mb" "$findings" \
-    "$(phase ingest)" "$(phase rules)" "$(phase findings)" "$(phase outputs)" "$total" "$((peak_kb / 1024))" "$check"
-  rm -rf "$out" "$log" "$log.time"
+  figures=$(mktemp)
+  for _ in $(seq "$runs"); do
+    rm -rf "$out"
+    sync # the last run's files are written back before this one starts
+    log=$(mktemp)
+    /usr/bin/time -f "%e %M" -o "$log.time" "$bin" run -v --input "$dir" --as-of 2026-11-23 --out "$out/r" 2> "$log"
+    phase() { awk -v p="$1" '$3 == "phase" && $4 == p {print $5}' "$log"; }
+    findings=$(grep -o '[0-9][0-9]* findings (' "$log" | head -1 | cut -d' ' -f1)
+    read -r total peak_kb < "$log.time"
+    rm -rf "$out"
+    check_start=$(date +%s.%N)
+    "$bin" check --input "$dir" > /dev/null
+    check=$(echo "$(date +%s.%N) - $check_start" | bc)
+    echo "$findings $(phase ingest) $(phase rules) $(phase findings) $(phase outputs) $total $((peak_kb / 1024)) $check" >> "$figures"
+    rm -f "$log" "$log.time"
+  done
+  column() { awk -v c="$1" '{print $c}' "$figures" | median; }
+  ratios=$(awk '{printf "%.2f\n", ($3 + $4 + $5) / $8}' "$figures")
+  printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f | %.2fx |\n" "$n" "$events" "$mb" "$(column 1)" \
+    "$(column 2)" "$(column 3)" "$(column 4)" "$(column 5)" "$(column 6)" "$(column 7)" "$(column 8)" "$(echo "$ratios" | median)"
+  notes+=("$n cases, each run's ratio: $(echo "$ratios" | sed 's/$/x/' | paste -sd' ')")
+  rm -f "$figures"
 done
+echo
+printf '%s\n' "${notes[@]}"
