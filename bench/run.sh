@@ -28,9 +28,13 @@ cargo build --release --quiet
 bin="$CARGO_TARGET_DIR/release/yjaudit"
 mkdir -p "$data"
 
+# Seconds since a `date +%s.%N` reading (bash, coreutils and awk are all
+# the benchmark needs besides cargo).
+seconds_since() { awk -v from="$1" -v to="$(date +%s.%N)" 'BEGIN {printf "%.2f\n", to - from}'; }
+
 # The median of the numbers on standard input (the mean of the middle two
 # for an even count).
-median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
 echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "Date: $(date -u +%Y-%m-%d), yjaudit $("$bin" --version | cut -d' ' -f2), as-of 2026-11-23, seed 1, $runs run(s) per size, medians"
@@ -51,16 +55,19 @@ for n in "${sizes[@]}"; do
     rm -rf "$out"
     sync # the last run's files are written back before this one starts
     log=$(mktemp)
-    /usr/bin/time -f "%e %M" -o "$log.time" "$bin" run -v --input "$dir" --as-of 2026-11-23 --out "$out/r" 2> "$log"
+    start=$(date +%s.%N)
+    "$bin" run -v --input "$dir" --as-of 2026-11-23 --out "$out/r" 2> "$log"
+    total=$(seconds_since "$start")
     phase() { awk -v p="$1" '$3 == "phase" && $4 == p {print $5}' "$log"; }
     findings=$(grep -o '[0-9][0-9]* findings (' "$log" | head -1 | cut -d' ' -f1)
-    read -r total peak_kb < "$log.time"
+    # The process's peak resident memory (VmHWM) as `run -v` reports it after its last phase.
+    peak=$(awk '$3 == "phase" {peak = $(NF - 1)} END {print peak}' "$log")
     rm -rf "$out"
-    check_start=$(date +%s.%N)
+    start=$(date +%s.%N)
     "$bin" check --input "$dir" > /dev/null
-    check=$(echo "$(date +%s.%N) - $check_start" | bc)
-    echo "$findings $(phase ingest) $(phase rules) $(phase findings) $(phase outputs) $total $((peak_kb / 1024)) $check" >> "$figures"
-    rm -f "$log" "$log.time"
+    check=$(seconds_since "$start")
+    echo "$findings $(phase ingest) $(phase rules) $(phase findings) $(phase outputs) $total $peak $check" >> "$figures"
+    rm -f "$log"
   done
   column() { awk -v c="$1" '{print $c}' "$figures" | median; }
   ratios=$(awk '{printf "%.2f\n", ($3 + $4 + $5) / $8}' "$figures")
