@@ -28,7 +28,7 @@ cargo build --release --quiet
 bin="$CARGO_TARGET_DIR/release/yjaudit"
 mkdir -p "$data"
 
-# Seconds since a `date +%s.%N` reading (bash, coreutils and awk are all
+# Seconds since a `date +%s.%N` reading (bash, coreutils, grep, sed and awk are all
 # the benchmark needs besides cargo).
 seconds_since() { awk -v from="$1" -v to="$(date +%s.%N)" 'BEGIN {printf "%.2f\n", to - from}'; }
 
