@@ -56,9 +56,14 @@ for n in "${sizes[@]}"; do
     sync # the last run's files are written back before this one starts
     log=$(mktemp)
     start=$(date +%s.%N)
-    "$bin" run -v --input "$dir" --as-of 2026-11-23 --out "$out/r" 2> "$log"
+    if ! "$bin" run -v --input "$dir" --as-of 2026-11-23 --out "$out/r" 2> "$log"; then
+      echo "the audit of $dir failed:" >&2
+      tail -5 "$log" >&2
+      exit 1
+    fi
     total=$(seconds_since "$start")
-    phase() { awk -v p="$1" '$3 == "phase" && $4 == p {print $5}' "$log"; }
+    # A phase's wall time (0 for a phase the run did not report, so the columns stay in place).
+    phase() { awk -v p="$1" '$3 == "phase" && $4 == p {s = $5} END {printf "%.2f\n", s}' "$log"; }
     findings=$(grep -o '[0-9][0-9]* findings (' "$log" | head -1 | cut -d' ' -f1)
     # The process's peak resident memory (VmHWM) as `run -v` reports it after its last phase.
     peak=$(awk '$3 == "phase" {peak = $(NF - 1)} END {print peak}' "$log")
