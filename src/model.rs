@@ -295,6 +295,20 @@ impl Texts {
         self.nth(text.0)
     }
 
+    /// Where `text` lies in the store (for [`Texts::at`]): a lookup that
+    /// reads only the table of ends, so a loop making many of them has the
+    /// cache misses of all in flight at once.
+    pub fn place(&self, text: TextRef) -> std::ops::Range<usize> {
+        let i = text.0 as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        start..self.ends[i] as usize
+    }
+
+    /// The text at a [`Texts::place`].
+    pub fn at(&self, place: std::ops::Range<usize>) -> &str {
+        &self.text[place]
+    }
+
     /// The `n`th string stored (counting from 0).
     pub fn nth(&self, n: u32) -> &str {
         let i = n as usize;

@@ -327,13 +327,14 @@ impl Deadline {
                     continue;
                 }
             }
+            // The earliest answer (then the lowest id) among the worker's
+            // events and those of the cases they held that day; a case with
+            // no event of the answer's types is not read.
             let held = cases_held_on(ctx, worker, start);
-            let mut candidates: Vec<(EventIdx, &Event)> = ctx.worker_events(worker).collect();
-            for &case in &held {
-                candidates.extend(ctx.case_events(case));
-            }
-            let answer = candidates
-                .into_iter()
+            let held_events = held.iter().filter(|&&case| ctx.case_has_any(case, selector.types)).flat_map(|&case| ctx.case_events(case));
+            let answer = ctx
+                .worker_events(worker)
+                .chain(held_events)
                 .filter(|(_, e)| selector.types.contains(e.kind) && e.occurred.date() >= start)
                 .min_by(|a, b| a.1.occurred.at().cmp(&b.1.occurred.at()).then_with(|| a.1.rank.cmp(&b.1.rank)));
             let trigger_at = Moment::date_only(start);

@@ -163,6 +163,10 @@ struct WorkerTallies {
     rules: usize,
     tally: Vec<WorkerTally>,
     other_teams: foldhash::HashMap<(u32, usize), Counts>,
+    /// The last key looked up in `other_teams` and its counts so far, not
+    /// yet added in: a case's findings come together (two or three of a
+    /// rule at a time), each a lookup of the same key in a large map.
+    other_in_hand: Option<((u32, usize), Counts)>,
     /// Findings with no worker (slot 0), whatever the team.
     unassigned: Counts,
     /// Each worker slot's row in `by_rule`, or `u32::MAX` for none yet.
@@ -186,6 +190,7 @@ impl WorkerTallies {
             rules,
             tally: vec![WorkerTally { team: u32::MAX, ..WorkerTally::default() }; slots],
             other_teams: Default::default(),
+            other_in_hand: None,
             unassigned: Counts::default(),
             row: vec![u32::MAX; slots],
             by_rule: Vec::new(),
@@ -215,12 +220,25 @@ impl WorkerTallies {
         if tally.team == team {
             tally.in_team.add(status);
         } else {
-            self.other_teams.entry((team, slot)).or_default().add(status);
+            match &mut self.other_in_hand {
+                Some((key, counts)) if *key == (team, slot) => counts.add(status),
+                in_hand => {
+                    if let Some((key, counts)) = in_hand.take() {
+                        self.other_teams.entry(key).or_default().merge(&counts);
+                    }
+                    let mut counts = Counts::default();
+                    counts.add(status);
+                    *in_hand = Some(((team, slot), counts));
+                }
+            }
         }
     }
 
     /// Folds the rule in hand into the table (call once more at the end).
     fn fold_in(&mut self) {
+        if let Some((key, counts)) = self.other_in_hand.take() {
+            self.other_teams.entry(key).or_default().merge(&counts);
+        }
         for slot in self.touched.drain(..) {
             if self.row[slot] == u32::MAX {
                 self.row[slot] = (self.by_rule.len() / self.rules) as u32;
@@ -785,6 +803,8 @@ pub fn write_index(path: &Path, run: &RunRecord, teams: &Teams) -> std::io::Resu
     let order = ItemOrder::new(extract, teams);
     let mut per_rule = vec![Counts::default(); rule_count];
     let mut per_team_i = vec![Counts::default(); team_count];
+    // By rule, then team: findings come rule by rule, so the rule in hand's
+    // counts lie together (by team first, each finding was a miss).
     let mut team_rule_i = vec![Counts::default(); team_count * rule_count];
     let mut workers = WorkerTallies::new(extract.workers.len() + 1, rule_count);
     let mut monthly = Monthly::new(rule_count);
@@ -803,7 +823,7 @@ pub fn write_index(path: &Path, run: &RunRecord, teams: &Teams) -> std::io::Resu
         let worker = worker_slot(f);
         per_rule[rule].add(f.status);
         per_team_i[team as usize].add(f.status);
-        team_rule_i[team as usize * rule_count + rule].add(f.status);
+        team_rule_i[rule * team_count + team as usize].add(f.status);
         workers.add(rule, team, worker, f.status);
         if matches!(f.status, Status::Met | Status::Late | Status::Overdue) {
             monthly.add(rule, f.due().date(), f.status == Status::Met);
@@ -837,7 +857,7 @@ pub fn write_index(path: &Path, run: &RunRecord, teams: &Teams) -> std::io::Resu
         per_team.insert(name, counts);
         by_team.insert(name, std::mem::take(&mut by_team_i[t]));
         for rule in 0..rule_count {
-            let c = team_rule_i[t * rule_count + rule];
+            let c = team_rule_i[rule * team_count + t];
             if !c.is_empty() {
                 team_rule.insert((name, rule), c);
                 rule_team.insert((rule, name), c);
@@ -1176,10 +1196,22 @@ mod tests {
     /// or in all.
     #[test]
     fn worker_tallies_add_up_whatever_the_order_of_rules_and_teams() {
+        // Findings one by one, and in runs of one worker, team and rule (as
+        // a case's findings come) with their statuses mixed.
+        for run in [1, 3] {
+            worker_tallies_add_up(run);
+        }
+    }
+
+    fn worker_tallies_add_up(run: usize) {
         let statuses = crate::findings::Status::ALL;
         // (rule, team, slot, status); slot 0 is no worker.
-        let findings: Vec<(usize, u32, usize, crate::findings::Status)> =
-            (0..700).map(|i| ((i / 7 + i % 3) % 4, ((i * 7) % 11 % 3) as u32, (i * 13) % 9, statuses[i % 5])).collect();
+        let findings: Vec<(usize, u32, usize, crate::findings::Status)> = (0..700)
+            .map(|i| {
+                let k = i / run;
+                ((k / 7 + k % 3) % 4, ((k * 7) % 11 % 3) as u32, (k * 13) % 9, statuses[i % 5])
+            })
+            .collect();
         let mut tallies = super::WorkerTallies::new(9, 4);
         for &(rule, team, slot, status) in &findings {
             tallies.add(rule, team, slot, status);

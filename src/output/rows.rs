@@ -91,6 +91,8 @@ impl<'a> Names<'a> {
 struct ChunkLookups {
     /// Per row, the trigger's then the meeting event's (index, line), if any.
     found: Vec<Option<(crate::model::TextRef, u32)>>,
+    /// Where each of `found`'s ids lies among the event ids (empty for none).
+    places: Vec<std::ops::Range<usize>>,
     /// Per row, its trigger's, meeting event's and worker's id, one after another.
     ids: String,
     ends: Vec<usize>,
@@ -108,13 +110,15 @@ impl ChunkLookups {
                 })
             })
         }));
+        // Each id's ends, then its text: two misses apart, each in a loop
+        // of its own, so that neither waits on the other.
+        self.places.clear();
+        self.places.extend(self.found.iter().map(|found| found.map_or(0..0, |(id, _)| extract.event_ids.place(id))));
         self.ids.clear();
         self.ends.clear();
-        for (f, events) in chunk.iter().zip(self.found.chunks_exact(2)) {
-            for found in events {
-                if let Some((id, _)) = found {
-                    self.ids.push_str(extract.event_ids.get(*id));
-                }
+        for (f, places) in chunk.iter().zip(self.places.chunks_exact(2)) {
+            for place in places {
+                self.ids.push_str(extract.event_ids.at(place.clone()));
                 self.ends.push(self.ids.len());
             }
             if let Some(w) = f.worker() {
