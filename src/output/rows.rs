@@ -419,6 +419,7 @@ impl WidePiece {
         WidePiece { bytes, len: text.len() }
     }
 
+    #[inline(always)]
     fn push_to(&self, out: &mut Vec<u8>) {
         out.reserve(WIDE);
         // SAFETY: `reserve` left at least WIDE bytes of room past the length,
@@ -478,6 +479,7 @@ impl JsonKeys {
 /// Appends field `i` of `row` as it stands (see [`WidePiece`]): one copy of
 /// [`WIDE`] bytes from the row's text where the field is no longer and the
 /// text has that much room after the field's start, else an ordinary copy.
+#[inline(always)]
 fn push_field(out: &mut Vec<u8>, row: &RowText, i: usize) {
     let start = if i == 0 { 0 } else { row.ends[i - 1] + 1 };
     let end = row.ends[i];
