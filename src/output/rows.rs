@@ -140,6 +140,7 @@ impl ChunkLookups {
         self.id(3 * n + 2)
     }
 
+    #[inline(always)]
     fn id(&self, slot: usize) -> &str {
         let start = if slot == 0 { 0 } else { self.ends[slot - 1] };
         &self.ids[start..self.ends[slot]]
