@@ -249,13 +249,7 @@ impl RowText {
     /// One pass over the whole row instead of one per field and format (the
     /// separators are commas themselves, so they are counted out).
     fn scan(&mut self) {
-        // Folds without early exits, so that each compiles to vector code.
-        let bytes = self.text.as_bytes();
-        // Counted in bytes a block at a time: a count in a wider type
-        // widens every byte first, which was a tenth of the row's work.
-        let commas: usize = bytes.chunks(255).map(|block| block.iter().fold(0u8, |n, &b| n + (b == b',') as u8) as usize).sum();
-        let quoting = bytes.iter().fold(false, |any, &b| any | (b == b'"') | (b == b'\r') | (b == b'\n'));
-        let escaping = bytes.iter().fold(false, |any, &b| any | (b == b'"') | (b == b'\\') | (b < 0x20));
+        let (commas, quoting, escaping) = classify_on_this_processor(self.text.as_bytes());
         self.needs_csv_quoting = quoting || commas != FIELDS - 1;
         self.needs_json_escaping = escaping;
     }
@@ -274,6 +268,62 @@ impl RowText {
         !self.needs_csv_quoting
             && starts.zip(self.ends).all(|(start, end)| start == end || !crate::text::needs_formula_guard_byte(bytes[start]))
     }
+}
+
+/// A row's commas, whether it holds a byte CSV must quote (`"`, CR or LF),
+/// and whether it holds one JSON must escape (`"`, `\\` or a control
+/// character).
+#[inline(always)]
+fn classify(bytes: &[u8]) -> (usize, bool, bool) {
+    // Written a block of 32 bytes at a time, each byte in a lane of its
+    // own, so that it compiles to vector code (a fold over the bytes did
+    // for the count but not for the flags, and the flags then cost a tenth
+    // of a row's rendering). Lanes count in bytes, so they are summed every
+    // 255 blocks (a run of 255 whole blocks leaves a tail of spaces only).
+    const LANES: usize = 32;
+    let (mut commas, mut quoting, mut escaping) = (0usize, 0u8, 0u8);
+    for run in bytes.chunks(LANES * 255) {
+        let (blocks, rest) = run.as_chunks::<LANES>();
+        // The last part block filled out with spaces (nothing to count or
+        // flag) and taken as a whole one.
+        let mut tail = [b' '; LANES];
+        tail[..rest.len()].copy_from_slice(rest);
+        let mut counts = [0u8; LANES];
+        let (mut quotes, mut escapes) = ([0u8; LANES], [0u8; LANES]);
+        // (A loop over the blocks chained with the tail is not made vector code.)
+        let mut add = |block: &[u8; LANES]| {
+            for k in 0..LANES {
+                let b = block[k];
+                counts[k] += (b == b',') as u8;
+                quotes[k] |= ((b == b'"') | (b == b'\r') | (b == b'\n')) as u8;
+                escapes[k] |= ((b == b'"') | (b == b'\\') | (b < 0x20)) as u8;
+            }
+        };
+        blocks.iter().for_each(&mut add);
+        add(&tail);
+        commas += counts.iter().map(|&n| n as usize).sum::<usize>();
+        quoting |= quotes.iter().fold(0, |any, &q| any | q);
+        escaping |= escapes.iter().fold(0, |any, &e| any | e);
+    }
+    (commas, quoting != 0, escaping != 0)
+}
+
+/// [`classify`] compiled for AVX2's 32-byte vectors (the build targets
+/// processors with 16-byte ones): half the instructions for the same bytes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn classify_avx2(bytes: &[u8]) -> (usize, bool, bool) {
+    classify(bytes)
+}
+
+/// [`classify`], with the widest vectors this processor has.
+fn classify_on_this_processor(bytes: &[u8]) -> (usize, bool, bool) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the processor has AVX2 (just checked).
+        return unsafe { classify_avx2(bytes) };
+    }
+    classify(bytes)
 }
 
 /// The finding ids of a batch of rows filled up to them, four hashed at a
@@ -648,7 +698,10 @@ pub fn write_findings(csv_path: &Path, json_path: Option<&Path>, run: &RunRecord
 
 #[cfg(test)]
 mod tests {
-    use super::{COLUMNS, FIELDS, JsonKeys, OVERDUE_DAYS, RowText, csv_row, hex, json_row, push_json_string, push_piece, quoted_csv_row};
+    use super::{
+        COLUMNS, FIELDS, JsonKeys, OVERDUE_DAYS, RowText, classify, classify_on_this_processor, csv_row, hex, json_row, push_json_string,
+        push_piece, quoted_csv_row,
+    };
     use proptest::prelude::*;
 
     /// A row of `fields`, its text with `room` bytes to spare (a row's
@@ -726,6 +779,35 @@ mod tests {
             let mut expected = before.clone();
             expected.extend_from_slice(&piece);
             prop_assert_eq!(out, expected);
+        }
+    }
+
+    proptest! {
+        /// The row's checks, a block at a time on whichever vectors the
+        /// processor has, count and flag what a byte at a time does.
+        #[test]
+        fn a_row_is_classified_as_byte_by_byte(
+            bytes in proptest::collection::vec(
+                prop_oneof![8 => b'a'..=b'z', 1 => proptest::sample::select(vec![b',', b'"', b'\r', b'\n', b'\\', 0, 0x1f, b' ', 0x7f, 0x80, 0xff])],
+                0..700,
+            ),
+        ) {
+            let expected = (
+                bytes.iter().filter(|&&b| b == b',').count(),
+                bytes.iter().any(|&b| matches!(b, b'"' | b'\r' | b'\n')),
+                bytes.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20),
+            );
+            prop_assert_eq!(classify(&bytes), expected);
+            prop_assert_eq!(classify_on_this_processor(&bytes), expected);
+        }
+    }
+
+    #[test]
+    fn commas_are_counted_past_what_a_lane_holds() {
+        for length in [32 * 255 - 1, 32 * 255, 32 * 255 + 1, 2 * 32 * 255 + 37] {
+            let bytes = vec![b','; length];
+            assert_eq!(classify(&bytes), (length, false, false));
+            assert_eq!(classify_on_this_processor(&bytes), (length, false, false));
         }
     }
 
