@@ -66,7 +66,8 @@ pub fn evaluate(rules: &[&Rule], ctx: &Context) -> Vec<crate::findings::Finding>
         }
         order
     };
-    let workers: Vec<Unit> = in_id_order(&ctx.extract.worker_rank).into_iter().map(Unit::Worker).chain([Unit::Caseless]).collect();
+    let workers: Vec<Unit> = in_id_order(&ctx.extract.worker_rank).into_iter().map(Unit::Worker).collect();
+    let caseless: Vec<Unit> = ctx.caseless_parts().collect();
     let cases: Vec<Unit> = in_id_order(&ctx.extract.case_rank).into_iter().map(Unit::Case).collect();
     // Room for one and a half findings an event (national-scale extracts
     // have made 1.1): room not yet written costs address space, not memory,
@@ -93,7 +94,11 @@ pub fn evaluate(rules: &[&Rule], ctx: &Context) -> Vec<crate::findings::Finding>
             }
             found
         };
-        let lists: Vec<Vec<crate::findings::Finding>> = workers.par_chunks(256).chain(cases.par_chunks(1024)).map(run).collect();
+        // The events with no case a part a task: a task of all of them (a
+        // million at national scale) kept one core busy after the other's
+        // tasks were done.
+        let lists: Vec<Vec<crate::findings::Finding>> =
+            workers.par_chunks(256).chain(caseless.par_chunks(1)).chain(cases.par_chunks(1024)).map(run).collect();
         let needed = all.len() + lists.iter().map(Vec::len).sum::<usize>();
         if needed > all.capacity() {
             // Room for the rules still to come, judged from those so far.

@@ -26,8 +26,10 @@ use toml::Spanned;
 pub enum Unit {
     Case(CaseIdx),
     Worker(WorkerIdx),
-    /// Events with no case_id (worker-level records).
-    Caseless,
+    /// Events with no case_id (worker-level records): the `n`th part of
+    /// them (see [`Context::caseless_parts`]), so that a national extract's
+    /// million are shared between cores.
+    Caseless(u32),
 }
 
 pub struct Context<'a> {
@@ -43,6 +45,8 @@ pub struct Context<'a> {
     /// types, and asking each case's events whether they hold one read
     /// every event (at national scale the whole 1.2 GB list, once a rule).
     case_types: Vec<EventSet>,
+    /// Events with no case a [`Unit::Caseless`] part holds.
+    caseless_part: usize,
 }
 
 impl<'a> Context<'a> {
@@ -58,7 +62,14 @@ impl<'a> Context<'a> {
                 types
             })
             .collect();
-        Context { extract, calendar, as_of, holding: recurring::HoldingPeriods::of_every_worker(extract), case_types }
+        Context {
+            extract,
+            calendar,
+            as_of,
+            holding: recurring::HoldingPeriods::of_every_worker(extract),
+            case_types,
+            caseless_part: 1 << 16,
+        }
     }
 
     /// The event types of the whole extract (from every case's, made in
@@ -96,10 +107,18 @@ impl<'a> Context<'a> {
         extract.worker_event_order[r.start as usize..r.end as usize].iter().map(move |&i| (i, &extract.events[i as usize]))
     }
 
-    /// Events with no case, with their global indices.
-    pub fn caseless_events(&self) -> impl Iterator<Item = (EventIdx, &'a Event)> {
-        let start = self.extract.events.len() - self.extract.events_without_case().len();
-        self.extract.events_without_case().iter().enumerate().map(move |(i, e)| ((start + i) as u32, e))
+    /// The parts of the events with no case, in order (at least one).
+    pub fn caseless_parts(&self) -> impl Iterator<Item = Unit> + use<> {
+        (0..self.extract.events_without_case().len().div_ceil(self.caseless_part).max(1) as u32).map(Unit::Caseless)
+    }
+
+    /// Part `part` of the events with no case, with their global indices.
+    pub fn caseless_events(&self, part: u32) -> impl Iterator<Item = (EventIdx, &'a Event)> {
+        let caseless = self.extract.events_without_case();
+        let start = self.extract.events.len() - caseless.len();
+        let from = (part as usize * self.caseless_part).min(caseless.len());
+        let to = (from + self.caseless_part).min(caseless.len());
+        caseless[from..to].iter().enumerate().map(move |(i, e)| ((start + from + i) as u32, e))
     }
 
     /// The due of a deadline counted from `trigger` (contract section 3).
@@ -355,5 +374,30 @@ pub fn counting(span: Span) -> &'static str {
         Span::WorkingDays(_) => {
             "working days after the start date, not counting it: Monday to Friday except England and Wales bank holidays and the service's closure days"
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The events with no case evaluated in parts give the findings that
+    /// one part of them all gives, in the same order.
+    #[test]
+    fn caseless_events_in_parts_give_what_they_give_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let as_of = crate::time::parse_date("2026-11-23").unwrap();
+        let spec = crate::generate::Spec { cases: 300, seed: 5, as_of, history_days: 900, workers: None };
+        crate::generate::generate(&spec, dir.path()).unwrap();
+        let ingest = crate::source::load(dir.path(), &crate::source::profile::Profile::canonical()).unwrap();
+        let extract = &ingest.extract;
+        let rules_folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+        let (rule_set, _, calendar) = crate::load_rules(&rules_folder, None).unwrap();
+        let whole = super::Context::new(extract, &calendar, as_of);
+        let (rules, _) = crate::engine::assessable(&rule_set.rules, &whole);
+        let parted = super::Context { caseless_part: 7, ..super::Context::new(extract, &calendar, as_of) };
+        assert!(extract.events_without_case().len() > 3 * 7, "the fixture has several parts of events with no case");
+        assert_eq!(whole.caseless_parts().count(), 1);
+        assert!(parted.caseless_parts().count() > 3);
+        let found = |ctx: &super::Context| crate::engine::evaluate(&rules, ctx).iter().map(|f| format!("{f:?}")).collect::<Vec<_>>();
+        assert_eq!(found(&parted), found(&whole));
     }
 }

@@ -53,7 +53,7 @@ impl Recorded {
             // Most cases hold none of some rules' types: look before reading their events.
             Unit::Case(case) if ctx.case_has_any(case, self.events.types) => ctx.case_events(case).for_each(|(i, e)| judge(i, e, false)),
             Unit::Case(_) => {}
-            Unit::Caseless => ctx.caseless_events().for_each(|(i, e)| judge(i, e, true)),
+            Unit::Caseless(part) => ctx.caseless_events(part).for_each(|(i, e)| judge(i, e, true)),
             Unit::Worker(_) => {}
         }
     }
