@@ -536,12 +536,9 @@ mod tests {
     /// whole; the two give the same rows in the same order.
     #[test]
     fn findings_sort_alike_from_the_engines_order_and_from_any_other() {
-        let dir = tempfile::tempdir().unwrap();
-        let as_of = parse_date("2026-11-23").unwrap();
-        crate::generate::generate(&crate::generate::Spec { cases: 400, seed: 7, as_of, history_days: 900, workers: None }, dir.path())
-            .unwrap();
-        let ingest = crate::source::load(dir.path(), &crate::source::profile::Profile::canonical()).unwrap();
+        let ingest = crate::generate::generated_ingest(400, 7);
         let extract = &ingest.extract;
+        let as_of = parse_date("2026-11-23").unwrap();
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let (rule_set, _, calendar) = crate::load_rules(&root.join("rules"), None).unwrap();
         let ctx = crate::kinds::Context::new(extract, &calendar, as_of);

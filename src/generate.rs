@@ -523,6 +523,17 @@ pub fn generate(spec: &Spec, folder: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// A generated extract of `cases` cases as of 23 November 2026 (900 days
+/// of history), read back as a run reads it: the benchmark's shape at a
+/// test's size, for tests anywhere in the crate.
+#[cfg(test)]
+pub fn generated_ingest(cases: usize, seed: u64) -> crate::source::Ingest {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let as_of = NaiveDate::from_ymd_opt(2026, 11, 23).expect("a date");
+    generate(&Spec { cases, seed, as_of, history_days: 900, workers: None }, dir.path()).expect("the extract is written");
+    crate::source::load(dir.path(), &crate::source::profile::Profile::canonical()).expect("the extract is read")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -383,12 +383,9 @@ mod tests {
     /// one part of them all gives, in the same order.
     #[test]
     fn caseless_events_in_parts_give_what_they_give_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let as_of = crate::time::parse_date("2026-11-23").unwrap();
-        let spec = crate::generate::Spec { cases: 300, seed: 5, as_of, history_days: 900, workers: None };
-        crate::generate::generate(&spec, dir.path()).unwrap();
-        let ingest = crate::source::load(dir.path(), &crate::source::profile::Profile::canonical()).unwrap();
+        let ingest = crate::generate::generated_ingest(300, 5);
         let extract = &ingest.extract;
+        let as_of = crate::time::parse_date("2026-11-23").unwrap();
         let rules_folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
         let (rule_set, _, calendar) = crate::load_rules(&rules_folder, None).unwrap();
         let whole = super::Context::new(extract, &calendar, as_of);

@@ -442,11 +442,7 @@ mod tests {
     /// alone, whether they hold none, one or many.
     #[test]
     fn every_workers_holding_periods_are_their_own() {
-        let dir = tempfile::tempdir().unwrap();
-        let as_of = crate::time::parse_date("2026-11-23").unwrap();
-        let spec = crate::generate::Spec { cases: 300, seed: 3, as_of, history_days: 900, workers: None };
-        crate::generate::generate(&spec, dir.path()).unwrap();
-        let ingest = crate::source::load(dir.path(), &crate::source::profile::Profile::canonical()).unwrap();
+        let ingest = crate::generate::generated_ingest(300, 3);
         let extract = &ingest.extract;
         let table = HoldingPeriods::of_every_worker(extract);
         let mut counts = [0; 3];
