@@ -222,13 +222,11 @@ impl WorkerTallies {
         } else {
             match &mut self.other_in_hand {
                 Some((key, counts)) if *key == (team, slot) => counts.add(status),
-                in_hand => {
-                    if let Some((key, counts)) = in_hand.take() {
-                        self.other_teams.entry(key).or_default().merge(&counts);
-                    }
+                _ => {
+                    self.put_down_other();
                     let mut counts = Counts::default();
                     counts.add(status);
-                    *in_hand = Some(((team, slot), counts));
+                    self.other_in_hand = Some(((team, slot), counts));
                 }
             }
         }
@@ -236,9 +234,7 @@ impl WorkerTallies {
 
     /// Folds the rule in hand into the table (call once more at the end).
     fn fold_in(&mut self) {
-        if let Some((key, counts)) = self.other_in_hand.take() {
-            self.other_teams.entry(key).or_default().merge(&counts);
-        }
+        self.put_down_other();
         for slot in self.touched.drain(..) {
             if self.row[slot] == u32::MAX {
                 self.row[slot] = (self.by_rule.len() / self.rules) as u32;
@@ -246,6 +242,13 @@ impl WorkerTallies {
             }
             let counts = std::mem::take(&mut self.tally[slot].in_rule);
             self.by_rule[self.row[slot] as usize * self.rules + self.rule_in_hand].merge(&counts);
+        }
+    }
+
+    /// Adds the counts in hand to `other_teams`.
+    fn put_down_other(&mut self) {
+        if let Some((key, counts)) = self.other_in_hand.take() {
+            self.other_teams.entry(key).or_default().merge(&counts);
         }
     }
 
