@@ -299,7 +299,12 @@ impl Texts {
     /// reads only the table of ends, so a loop making many of them has the
     /// cache misses of all in flight at once.
     pub fn place(&self, text: TextRef) -> std::ops::Range<usize> {
-        let i = text.0 as usize;
+        self.place_of_nth(text.0)
+    }
+
+    /// Where the `n`th string stored lies (see [`Texts::place`]).
+    pub fn place_of_nth(&self, n: u32) -> std::ops::Range<usize> {
+        let i = n as usize;
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
         start..self.ends[i] as usize
     }

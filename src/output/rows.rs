@@ -1,7 +1,8 @@
 //! findings.csv and findings.json, rendered fast: millions of rows are
-//! formatted into reusable buffers, chunk by chunk on every core, and
-//! written in order as they come (the sort already fixed the order, so the
-//! bytes do not depend on thread timing).
+//! formatted into reusable buffers, a few hundred at a time on every core,
+//! and each chunk is copied into the files when the chunks before it are
+//! in (the sort already fixed the order, so the bytes do not depend on
+//! thread timing).
 
 use super::{EXTRA_COLUMNS, RunRecord, Teams};
 use crate::findings::{COLUMNS, Finding};
@@ -16,10 +17,12 @@ const OVERDUE_DAYS: usize = 10;
 const FINDING_ID: usize = 11;
 /// Rows filled before their ids are hashed together (see [`finding_ids`]).
 const BATCH: usize = 64;
-/// Rows rendered per task; a group of tasks is written before the next is
-/// rendered, so memory stays bounded whatever the number of findings.
-const CHUNK: usize = 16_384;
-const CHUNKS_IN_FLIGHT: usize = 8;
+/// Rows rendered at a time: their text (about 250 KB) stays in the
+/// rendering core's cache until it is copied into the files' blocks.
+const CHUNK: usize = 512;
+/// Chunks rendered ahead of the first not yet placed in the files at most
+/// (a rendering thread the system has paused holds the others back).
+const CHUNKS_AHEAD: usize = 16;
 
 /// One finding's fields as text, in one buffer, separated by commas: when
 /// no field needs quoting or a formula guard (nearly always), the buffer is
@@ -71,34 +74,37 @@ impl<'a> Names<'a> {
         Names { cases, workers, teams, team_names }
     }
 
-    fn case(&self, f: &Finding) -> &str {
-        f.case().map_or("", |c| self.cases.nth(c))
-    }
-
     /// The row's team's name (the team by [`Teams::of`]).
     fn team(&self, f: &Finding) -> &str {
         self.team_names.nth(self.teams.of(f))
     }
 }
 
-/// The ids a chunk of rows names from big tables (its triggers' and what
-/// met them, with their lines, and the workers'), looked up for the whole
-/// chunk before any row is written. At national scale each lookup misses
-/// the cache (the events are gigabytes, and workers come in no order); in a
+/// The texts a chunk of rows names from big tables (its triggers' and
+/// what met them, with their lines, and the workers' and cases' ids),
+/// looked up for the whole chunk before any row is written. At national
+/// scale each lookup misses the cache (the events are gigabytes, workers
+/// come in no order, and each rule's rows walk all the cases again); in a
 /// loop that does nothing else the processor has many in flight at once,
 /// where inside a row's long work it waited for each.
 #[derive(Default)]
 struct ChunkLookups {
     /// Per row, the trigger's then the meeting event's (index, line), if any.
     found: Vec<Option<(crate::model::TextRef, u32)>>,
-    /// Where each of `found`'s ids lies among the event ids (empty for none).
+    /// Per row, where its trigger's and meeting event's ids lie among the
+    /// event ids, its worker's among the workers' and its case's among the
+    /// cases' (empty for none).
     places: Vec<std::ops::Range<usize>>,
-    /// Per row, its trigger's, meeting event's and worker's id, one after another.
-    ids: String,
+    /// Per row, its [`ChunkLookups::TEXTS`] texts, one after another.
+    texts: String,
     ends: Vec<usize>,
 }
 
 impl ChunkLookups {
+    /// Texts a row: trigger event id, meeting event id, worker id, case
+    /// reference, team.
+    const TEXTS: usize = 5;
+
     fn gather(&mut self, run: &RunRecord, names: &Names, chunk: &[Finding]) {
         let extract = run.extract();
         self.found.clear();
@@ -110,21 +116,30 @@ impl ChunkLookups {
                 })
             })
         }));
-        // Each id's ends, then its text: two misses apart, each in a loop
+        // Each text's ends, then its text: two misses apart, each in a loop
         // of its own, so that neither waits on the other.
         self.places.clear();
-        self.places.extend(self.found.iter().map(|found| found.map_or(0..0, |(id, _)| extract.event_ids.place(id))));
-        self.ids.clear();
+        for (f, found) in chunk.iter().zip(self.found.chunks_exact(2)) {
+            for found in found {
+                self.places.push(found.map_or(0..0, |(id, _)| extract.event_ids.place(id)));
+            }
+            self.places.push(f.worker().map_or(0..0, |w| names.workers.place_of_nth(w)));
+            self.places.push(f.case().map_or(0..0, |c| names.cases.place_of_nth(c)));
+        }
+        self.texts.clear();
         self.ends.clear();
-        for (f, places) in chunk.iter().zip(self.places.chunks_exact(2)) {
-            for place in places {
-                self.ids.push_str(extract.event_ids.at(place.clone()));
-                self.ends.push(self.ids.len());
+        for (f, places) in chunk.iter().zip(self.places.chunks_exact(4)) {
+            let [trigger, done, worker, case] = places else { unreachable!("four places a row") };
+            for text in [extract.event_ids.at(trigger.clone()), extract.event_ids.at(done.clone())] {
+                self.texts.push_str(text);
+                self.ends.push(self.texts.len());
             }
-            if let Some(w) = f.worker() {
-                self.ids.push_str(names.workers.nth(w));
-            }
-            self.ends.push(self.ids.len());
+            self.texts.push_str(names.workers.at(worker.clone()));
+            self.ends.push(self.texts.len());
+            self.texts.push_str(names.cases.at(case.clone()));
+            self.ends.push(self.texts.len());
+            self.texts.push_str(names.team(f));
+            self.ends.push(self.texts.len());
         }
     }
 
@@ -132,24 +147,34 @@ impl ChunkLookups {
     /// ("" when none) and line.
     fn event(&self, n: usize, done: bool) -> (&str, Option<u32>) {
         let slot = 2 * n + done as usize;
-        (self.id(3 * n + done as usize), self.found[slot].map(|(_, line)| line))
+        (self.text(Self::TEXTS * n + done as usize), self.found[slot].map(|(_, line)| line))
     }
 
     /// Row `n`'s worker id ("" when none).
     fn worker(&self, n: usize) -> &str {
-        self.id(3 * n + 2)
+        self.text(Self::TEXTS * n + 2)
+    }
+
+    /// Row `n`'s case reference as written ("" for worker-level rows).
+    fn case(&self, n: usize) -> &str {
+        self.text(Self::TEXTS * n + 3)
+    }
+
+    /// Row `n`'s team.
+    fn team(&self, n: usize) -> &str {
+        self.text(Self::TEXTS * n + 4)
     }
 
     #[inline(always)]
-    fn id(&self, slot: usize) -> &str {
+    fn text(&self, slot: usize) -> &str {
         let start = if slot == 0 { 0 } else { self.ends[slot - 1] };
-        &self.ids[start..self.ends[slot]]
+        &self.texts[start..self.ends[slot]]
     }
 }
 
 impl RowText {
     /// The row's fields up to its finding id, and what the id is the hash of.
-    fn fill_to_id(&mut self, run: &RunRecord, names: &Names, f: &Finding, lookups: (&ChunkLookups, usize)) {
+    fn fill_to_id(&mut self, run: &RunRecord, f: &Finding, lookups: (&ChunkLookups, usize)) {
         let (trigger_event, _) = lookups.0.event(lookups.1, false);
         let (done_event, _) = lookups.0.event(lookups.1, true);
         let extract = run.extract();
@@ -162,11 +187,11 @@ impl RowText {
         };
         push_text(&mut self.text, &run.rules[f.rule as usize].code);
         end(self);
-        push_text(&mut self.text, names.case(f));
+        push_text(&mut self.text, lookups.0.case(lookups.1));
         end(self);
         push_text(&mut self.text, lookups.0.worker(lookups.1));
         end(self);
-        push_text(&mut self.text, names.team(f));
+        push_text(&mut self.text, lookups.0.team(lookups.1));
         end(self);
         push_text(&mut self.text, trigger_event);
         end(self);
@@ -582,118 +607,163 @@ fn json_row(row: &RowText, keys: &JsonKeys, out: &mut Vec<u8>, first: bool) {
     push_piece(out, if open { b"\"}" } else { b"}" });
 }
 
-/// A chunk of rows as CSV and (unless left out) JSON, each row formatted once.
-fn render(run: &RunRecord, names: &Names, chunk: &[Finding], first: bool, buffers: &Buffers) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
-    let mut csv = buffers.take(File::Csv, chunk.len() * 160);
-    let mut json = if run.findings_json { buffers.take(File::Json, chunk.len() * 400) } else { Vec::new() };
-    // Room for a row and the pieces copied a fixed width at a time (see push_piece).
-    let mut rows: Vec<RowText> = (0..BATCH).map(|_| RowText { text: String::with_capacity(512), ..RowText::default() }).collect();
-    let mut ids = [0; BATCH];
-    let keys = JsonKeys::new();
-    let mut lookups = ChunkLookups::default();
-    lookups.gather(run, names, chunk);
-    for (b, batch) in chunk.chunks(BATCH).enumerate() {
-        let rows = &mut rows[..batch.len()];
-        for (k, (row, f)) in rows.iter_mut().zip(batch).enumerate() {
-            row.fill_to_id(run, names, f, (&lookups, b * BATCH + k));
-        }
-        finding_ids(rows, &mut ids);
-        for (k, ((row, f), &id)) in rows.iter_mut().zip(batch).zip(&ids).enumerate() {
-            row.fill_from_id(run, f, (&lookups, b * BATCH + k), id);
-        }
-        for (k, row) in rows.iter().enumerate() {
-            csv_row(run.excel, row, &mut csv)?;
-            if run.findings_json {
-                json_row(row, &keys, &mut json, first && b == 0 && k == 0);
+/// What a rendering thread keeps from chunk to chunk: a batch of rows'
+/// text, their ids, the JSON keys and the chunk's lookups.
+struct Renderer {
+    rows: Vec<RowText>,
+    ids: [u64; BATCH],
+    keys: JsonKeys,
+    lookups: ChunkLookups,
+}
+
+impl Renderer {
+    fn new() -> Renderer {
+        // Room for a row and the pieces copied a fixed width at a time (see push_piece).
+        let rows = (0..BATCH).map(|_| RowText { text: String::with_capacity(512), ..RowText::default() }).collect();
+        Renderer { rows, ids: [0; BATCH], keys: JsonKeys::new(), lookups: ChunkLookups::default() }
+    }
+
+    /// A chunk of rows as CSV and (unless left out) JSON, each row formatted
+    /// once; `first` when the chunk's first row is the file's.
+    fn render(&mut self, run: &RunRecord, names: &Names, chunk: &[Finding], first: bool, out: &mut Rendered) -> std::io::Result<()> {
+        out.csv.clear();
+        out.json.clear();
+        let lookups = &mut self.lookups;
+        lookups.gather(run, names, chunk);
+        for (b, batch) in chunk.chunks(BATCH).enumerate() {
+            let rows = &mut self.rows[..batch.len()];
+            for (k, (row, f)) in rows.iter_mut().zip(batch).enumerate() {
+                row.fill_to_id(run, f, (lookups, b * BATCH + k));
+            }
+            finding_ids(rows, &mut self.ids);
+            for (k, ((row, f), &id)) in rows.iter_mut().zip(batch).zip(&self.ids).enumerate() {
+                row.fill_from_id(run, f, (lookups, b * BATCH + k), id);
+            }
+            for (k, row) in rows.iter().enumerate() {
+                csv_row(run.excel, row, &mut out.csv)?;
+                if run.findings_json {
+                    json_row(row, &self.keys, &mut out.json, first && b == 0 && k == 0);
+                }
             }
         }
+        Ok(())
     }
-    Ok((csv, json))
 }
 
-#[derive(Clone, Copy)]
-enum File {
-    Csv,
-    Json,
-}
-
-/// Rendered chunks' buffers, handed back by the writers and used again:
-/// fresh memory for every chunk would be gigabytes of page faults. One pool
-/// per file: a CSV chunk's buffer is too small for a JSON chunk, and
-/// growing it copies its whole old capacity (megabytes a chunk).
+/// A chunk's rows as rendered, for findings.csv and findings.json.
 #[derive(Default)]
-struct Buffers([std::sync::Mutex<Vec<Vec<u8>>>; 2]);
+struct Rendered {
+    csv: Vec<u8>,
+    json: Vec<u8>,
+}
 
-impl Buffers {
-    fn take(&self, file: File, capacity: usize) -> Vec<u8> {
-        let mut buffer = self.0[file as usize].lock().expect("no panic holds the lock").pop().unwrap_or_default();
-        buffer.clear();
-        buffer.reserve(capacity);
-        buffer
+/// The findings files, and the chunks rendered but not yet in them: each
+/// chunk goes in once all before it have, by whichever thread rendered it
+/// or the one before it, so the bytes do not depend on thread timing.
+struct InOrder {
+    csv: super::direct::LargeFile,
+    json: Option<super::direct::LargeFile>,
+    /// The chunk to go in next.
+    next: usize,
+    waiting: std::collections::BTreeMap<usize, Rendered>,
+    /// Buffers of chunks already in the files, to render into again.
+    spare: Vec<Rendered>,
+    failed: Option<std::io::Error>,
+}
+
+impl InOrder {
+    /// Puts in chunk `index` (and those waiting for it), or keeps it
+    /// until its turn; `rendered` is left with buffers to render into.
+    fn put(&mut self, index: usize, rendered: &mut Rendered) {
+        if index != self.next {
+            let spare = self.spare.pop().unwrap_or_default();
+            self.waiting.insert(index, std::mem::replace(rendered, spare));
+            return;
+        }
+        let mut result = self.write(rendered);
+        while result.is_ok() {
+            let Some(chunk) = self.waiting.remove(&self.next) else { break };
+            result = self.write(&chunk);
+            self.spare.push(chunk);
+        }
+        if let Err(e) = result {
+            self.failed.get_or_insert(e);
+        }
     }
 
-    fn give_back(&self, file: File, buffer: Vec<u8>) {
-        self.0[file as usize].lock().expect("no panic holds the lock").push(buffer);
+    fn write(&mut self, chunk: &Rendered) -> std::io::Result<()> {
+        self.csv.write_all(&chunk.csv)?;
+        if let Some(json) = &mut self.json {
+            json.write_all(&chunk.json)?;
+        }
+        self.next += 1;
+        Ok(())
     }
 }
 
 /// Writes findings.csv and findings.json (when asked for) together,
-/// rendering in parallel.
+/// rendering on every core: each thread takes the next chunk, renders it
+/// into buffers that stay in its cache, and copies it into the files'
+/// blocks when its turn comes (see [`InOrder`]).
 pub fn write_findings(csv_path: &Path, json_path: Option<&Path>, run: &RunRecord, teams: &Teams) -> std::io::Result<()> {
     let names = Names::new(run, teams);
-    let names = &names;
-    let mut csv_out = super::direct::LargeFile::create(csv_path)?;
+    let mut csv = super::direct::LargeFile::create(csv_path)?;
     if run.excel {
-        csv_out.write_all(b"\xEF\xBB\xBF")?;
+        csv.write_all(b"\xEF\xBB\xBF")?;
     }
-    let mut json_out = json_path.map(super::direct::LargeFile::create).transpose()?;
+    let mut json = json_path.map(super::direct::LargeFile::create).transpose()?;
     let mut header = csv::Writer::from_writer(Vec::new());
     header.write_record(COLUMNS.iter().chain(&EXTRA_COLUMNS))?;
-    csv_out.write_all(&header.into_inner().map_err(|e| e.into_error())?)?;
-    if let Some(out) = &mut json_out {
+    csv.write_all(&header.into_inner().map_err(|e| e.into_error())?)?;
+    if let Some(out) = &mut json {
         out.write_all(b"[")?;
     }
-    let chunks: Vec<(usize, &[Finding])> = run.findings.chunks(CHUNK).enumerate().collect();
-    // Two writer threads, one per file, write one group while the next is
-    // rendered: copying gigabytes into the page cache is work of its own.
-    let (csv_send, csv_receive) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
-    let (json_send, json_receive) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
-    let buffers = Buffers::default();
-    let buffers = &buffers;
+    let chunks: Vec<&[Finding]> = run.findings.chunks(CHUNK).collect();
+    let files = std::sync::Mutex::new(InOrder { csv, json, next: 0, waiting: Default::default(), spare: Vec::new(), failed: None });
+    let turn = std::sync::Condvar::new();
+    let claimed = std::sync::atomic::AtomicUsize::new(0);
+    // Threads of their own, not rayon's: they wait for their turn, and the
+    // report, built beside them, gives rayon its pages to write.
     std::thread::scope(|scope| {
-        let csv_writer = scope.spawn(move || -> std::io::Result<()> {
-            for group in csv_receive {
-                for bytes in group {
-                    csv_out.write_all(&bytes)?;
-                    buffers.give_back(File::Csv, bytes);
+        for _ in 0..rayon::current_num_threads().max(1) {
+            scope.spawn(|| {
+                let mut renderer = Renderer::new();
+                let mut rendered = Rendered::default();
+                loop {
+                    let index = claimed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(chunk) = chunks.get(index) else { break };
+                    {
+                        let mut files = files.lock().expect("no panic holds the lock");
+                        while index >= files.next + CHUNKS_AHEAD && files.failed.is_none() {
+                            files = turn.wait(files).expect("no panic holds the lock");
+                        }
+                        if files.failed.is_some() {
+                            break;
+                        }
+                    }
+                    let result = renderer.render(run, &names, chunk, index == 0, &mut rendered);
+                    let mut files = files.lock().expect("no panic holds the lock");
+                    match result {
+                        Ok(()) => files.put(index, &mut rendered),
+                        Err(e) => {
+                            files.failed.get_or_insert(e);
+                        }
+                    }
+                    drop(files);
+                    turn.notify_all();
                 }
-            }
-            csv_out.finish()
-        });
-        let json_writer = scope.spawn(move || -> std::io::Result<()> {
-            let Some(mut json_out) = json_out else { return Ok(()) };
-            for group in json_receive {
-                for bytes in group {
-                    json_out.write_all(&bytes)?;
-                    buffers.give_back(File::Json, bytes);
-                }
-            }
-            json_out.write_all(if run.findings.is_empty() { b"]\n" } else { b"\n]\n" })?;
-            json_out.finish()
-        });
-        for group in chunks.chunks(CHUNKS_IN_FLIGHT) {
-            let rendered: std::io::Result<Vec<(Vec<u8>, Vec<u8>)>> =
-                group.par_iter().map(|(index, chunk)| render(run, names, chunk, *index == 0, buffers)).collect();
-            let (csv_bytes, json_bytes): (Vec<Vec<u8>>, Vec<Vec<u8>>) = rendered?.into_iter().unzip();
-            if csv_send.send(csv_bytes).is_err() || (run.findings_json && json_send.send(json_bytes).is_err()) {
-                break; // a writer failed: its error is reported below
-            }
+            });
         }
-        drop((csv_send, json_send));
-        let csv_result = csv_writer.join().expect("the CSV writer does not panic");
-        let json_result = json_writer.join().expect("the JSON writer does not panic");
-        csv_result.and(json_result)
-    })
+    });
+    let files = files.into_inner().expect("no panic holds the lock");
+    if let Some(e) = files.failed {
+        return Err(e);
+    }
+    if let Some(mut json) = files.json {
+        json.write_all(if run.findings.is_empty() { b"]\n" } else { b"\n]\n" })?;
+        json.finish()?;
+    }
+    files.csv.finish()
 }
 
 #[cfg(test)]
@@ -703,6 +773,34 @@ mod tests {
         push_piece, quoted_csv_row,
     };
     use proptest::prelude::*;
+
+    #[test]
+    fn chunks_go_into_the_files_in_their_order_whatever_order_they_come_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let (csv_path, json_path) = (dir.path().join("findings.csv"), dir.path().join("findings.json"));
+        let mut files = super::InOrder {
+            csv: super::super::direct::LargeFile::create(&csv_path).unwrap(),
+            json: Some(super::super::direct::LargeFile::create(&json_path).unwrap()),
+            next: 0,
+            waiting: Default::default(),
+            spare: Vec::new(),
+            failed: None,
+        };
+        let chunk = |n: usize| super::Rendered { csv: format!("csv {n}\n").into_bytes(), json: format!("json {n}\n").into_bytes() };
+        let steps: [(usize, usize, &[usize]); 6] =
+            [(2, 0, &[2]), (4, 0, &[2, 4]), (0, 1, &[2, 4]), (1, 3, &[4]), (5, 3, &[4, 5]), (3, 6, &[])];
+        for (index, next, waiting) in steps {
+            files.put(index, &mut chunk(index));
+            assert_eq!(files.next, next, "after chunk {index}");
+            assert_eq!(files.waiting.keys().copied().collect::<Vec<_>>(), waiting, "after chunk {index}");
+        }
+        assert!(files.failed.is_none());
+        files.csv.finish().unwrap();
+        files.json.unwrap().finish().unwrap();
+        let expected = |kind: &str| (0..6).map(|n| format!("{kind} {n}\n")).collect::<String>();
+        assert_eq!(std::fs::read_to_string(&csv_path).unwrap(), expected("csv"));
+        assert_eq!(std::fs::read_to_string(&json_path).unwrap(), expected("json"));
+    }
 
     /// A row of `fields`, its text with `room` bytes to spare (a row's
     /// fields are copied a fixed width at a time where there is room).
