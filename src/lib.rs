@@ -19,6 +19,7 @@ pub mod layout;
 pub mod memory;
 pub mod model;
 pub mod output;
+pub mod pieces;
 pub mod rules;
 pub mod source;
 pub mod text;

@@ -6,6 +6,7 @@
 
 use super::{EXTRA_COLUMNS, RunRecord, Teams};
 use crate::findings::{COLUMNS, Finding};
+use crate::pieces::{push_piece, push_text};
 use crate::text::spreadsheet_safe;
 use rayon::prelude::*;
 use std::io::Write;
@@ -127,27 +128,34 @@ impl ChunkLookups {
             self.places.push(f.case().map_or(0..0, |c| names.cases.place_of_nth(c)));
         }
         self.texts.clear();
+        // Room for the pieces copied a fixed width at a time (see push_piece).
+        self.texts.reserve(chunk.len() * Self::TEXTS * 16 + 32);
         self.ends.clear();
         for (f, places) in chunk.iter().zip(self.places.chunks_exact(4)) {
             let [trigger, done, worker, case] = places else { unreachable!("four places a row") };
-            for text in [extract.event_ids.at(trigger.clone()), extract.event_ids.at(done.clone())] {
-                self.texts.push_str(text);
+            let texts = [
+                extract.event_ids.at(trigger.clone()),
+                extract.event_ids.at(done.clone()),
+                names.workers.at(worker.clone()),
+                names.cases.at(case.clone()),
+                names.team(f),
+            ];
+            for text in texts {
+                push_text(&mut self.texts, text);
                 self.ends.push(self.texts.len());
             }
-            self.texts.push_str(names.workers.at(worker.clone()));
-            self.ends.push(self.texts.len());
-            self.texts.push_str(names.cases.at(case.clone()));
-            self.ends.push(self.texts.len());
-            self.texts.push_str(names.team(f));
-            self.ends.push(self.texts.len());
         }
     }
 
-    /// Row `n`'s trigger (`done` false) or meeting event (`done` true): its id
-    /// ("" when none) and line.
-    fn event(&self, n: usize, done: bool) -> (&str, Option<u32>) {
-        let slot = 2 * n + done as usize;
-        (self.text(Self::TEXTS * n + done as usize), self.found[slot].map(|(_, line)| line))
+    /// Row `n`'s trigger's (`done` false) or meeting event's (`done` true)
+    /// id ("" when none).
+    fn event_id(&self, n: usize, done: bool) -> &str {
+        self.text(Self::TEXTS * n + done as usize)
+    }
+
+    /// Row `n`'s trigger's or meeting event's line (as [`ChunkLookups::event_id`]).
+    fn event_line(&self, n: usize, done: bool) -> Option<u32> {
+        self.found[2 * n + done as usize].map(|(_, line)| line)
     }
 
     /// Row `n`'s worker id ("" when none).
@@ -175,8 +183,8 @@ impl ChunkLookups {
 impl RowText {
     /// The row's fields up to its finding id, and what the id is the hash of.
     fn fill_to_id(&mut self, run: &RunRecord, f: &Finding, lookups: (&ChunkLookups, usize)) {
-        let (trigger_event, _) = lookups.0.event(lookups.1, false);
-        let (done_event, _) = lookups.0.event(lookups.1, true);
+        let trigger_event = lookups.0.event_id(lookups.1, false);
+        let done_event = lookups.0.event_id(lookups.1, true);
         let extract = run.extract();
         let o = f.obligation();
         self.text.clear();
@@ -226,8 +234,8 @@ impl RowText {
 
     /// The row's finding id (see [`finding_ids`]) and the fields after it.
     fn fill_from_id(&mut self, run: &RunRecord, f: &Finding, lookups: (&ChunkLookups, usize), id: u64) {
-        let (_, trigger_event_line) = lookups.0.event(lookups.1, false);
-        let (_, done_event_line) = lookups.0.event(lookups.1, true);
+        let trigger_event_line = lookups.0.event_line(lookups.1, false);
+        let done_event_line = lookups.0.event_line(lookups.1, true);
         let extract = run.extract();
         let o = f.obligation();
         let mut field = FINDING_ID;
@@ -411,49 +419,6 @@ fn quoted_csv_row<W: Write>(excel: bool, row: &RowText, writer: &mut csv::Writer
     }
     writer.write_record(None::<&[u8]>)?;
     Ok(())
-}
-
-/// Appends `bytes` to `out`, as `extend_from_slice` does, but without a
-/// call to the system's memcpy for a piece of 32 bytes or fewer. A row is
-/// some forty such pieces (ids, dates, JSON keys): a billion at national
-/// scale, where those calls were a tenth of the outputs phase's samples.
-#[inline(always)]
-fn push_piece(out: &mut Vec<u8>, bytes: &[u8]) {
-    let n = bytes.len();
-    if n > 32 || out.capacity() - out.len() < 32 {
-        out.extend_from_slice(bytes);
-        return;
-    }
-    let len = out.len();
-    let from = bytes.as_ptr();
-    // SAFETY: at least 32 bytes of capacity follow `len`. Each copy reads
-    // within bytes[..n] and writes within out[len..len + n] (two copies of
-    // a fixed width no wider than n, one from each end, overlapping in the
-    // middle); `bytes` cannot overlap `out`, which is borrowed mutably.
-    // Afterwards out[len..len + n] is initialised, so the length may cover it.
-    unsafe {
-        let to = out.as_mut_ptr().add(len);
-        let ends = |width: usize| {
-            std::ptr::copy_nonoverlapping(from, to, width);
-            std::ptr::copy_nonoverlapping(from.add(n - width), to.add(n - width), width);
-        };
-        match n {
-            16..=32 => ends(16),
-            8..=15 => ends(8),
-            4..=7 => ends(4),
-            2..=3 => ends(2),
-            1 => *to = *from,
-            _ => {}
-        }
-        out.set_len(len + n);
-    }
-}
-
-/// [`push_piece`] for text.
-#[inline(always)]
-fn push_text(out: &mut String, text: &str) {
-    // SAFETY: a whole `str` appended to a `String` leaves it UTF-8.
-    unsafe { push_piece(out.as_mut_vec(), text.as_bytes()) }
 }
 
 /// A JSON string literal (quotes, backslashes and control characters escaped).
@@ -770,7 +735,7 @@ pub fn write_findings(csv_path: &Path, json_path: Option<&Path>, run: &RunRecord
 mod tests {
     use super::{
         COLUMNS, FIELDS, JsonKeys, OVERDUE_DAYS, RowText, classify, classify_on_this_processor, csv_row, hex, json_row, push_json_string,
-        push_piece, quoted_csv_row,
+        quoted_csv_row,
     };
     use proptest::prelude::*;
 
@@ -859,24 +824,6 @@ mod tests {
                     (_, text) => prop_assert_eq!(value.as_str(), Some(text)),
                 }
             }
-        }
-    }
-
-    proptest! {
-        /// A piece appended whole is appended as `extend_from_slice` would,
-        /// whatever its length and the room left after what came before.
-        #[test]
-        fn a_piece_is_appended_as_extend_from_slice_would(
-            before in proptest::collection::vec(any::<u8>(), 0..64),
-            room in 0usize..80,
-            piece in proptest::collection::vec(any::<u8>(), 0..48),
-        ) {
-            let mut out = Vec::with_capacity(before.len() + room);
-            out.extend_from_slice(&before);
-            push_piece(&mut out, &piece);
-            let mut expected = before.clone();
-            expected.extend_from_slice(&piece);
-            prop_assert_eq!(out, expected);
         }
     }
 
