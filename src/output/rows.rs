@@ -666,6 +666,26 @@ impl InOrder {
     }
 }
 
+/// Marks the files failed and wakes every waiting thread if the thread
+/// holding it panics (a chunk it took would otherwise never go in, and the
+/// threads waiting for it would wait for ever: a nightly run must stop,
+/// not hang).
+struct StopsOthersOnPanic<'a> {
+    files: &'a std::sync::Mutex<InOrder>,
+    turn: &'a std::sync::Condvar,
+}
+
+impl Drop for StopsOthersOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut files = self.files.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            files.failed.get_or_insert_with(|| std::io::Error::other("a thread rendering the findings rows stopped"));
+            drop(files);
+            self.turn.notify_all();
+        }
+    }
+}
+
 /// Writes findings.csv and findings.json (when asked for) together,
 /// rendering on every core: each thread takes the next chunk, renders it
 /// into buffers that stay in its cache, and copies it into the files'
@@ -692,22 +712,24 @@ pub fn write_findings(csv_path: &Path, json_path: Option<&Path>, run: &RunRecord
     std::thread::scope(|scope| {
         for _ in 0..rayon::current_num_threads().max(1) {
             scope.spawn(|| {
+                // A thread that panics must not leave the others waiting for its turn.
+                let _stops_the_others = StopsOthersOnPanic { files: &files, turn: &turn };
                 let mut renderer = Renderer::new();
                 let mut rendered = Rendered::default();
                 loop {
                     let index = claimed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(chunk) = chunks.get(index) else { break };
                     {
-                        let mut files = files.lock().expect("no panic holds the lock");
+                        let mut files = files.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                         while index >= files.next + CHUNKS_AHEAD && files.failed.is_none() {
-                            files = turn.wait(files).expect("no panic holds the lock");
+                            files = turn.wait(files).unwrap_or_else(|poisoned| poisoned.into_inner());
                         }
                         if files.failed.is_some() {
                             break;
                         }
                     }
                     let result = renderer.render(run, &names, chunk, index == 0, &mut rendered);
-                    let mut files = files.lock().expect("no panic holds the lock");
+                    let mut files = files.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                     match result {
                         Ok(()) => files.put(index, &mut rendered),
                         Err(e) => {
@@ -738,6 +760,45 @@ mod tests {
         quoted_csv_row,
     };
     use proptest::prelude::*;
+
+    /// A thread waiting for its turn behind a chunk whose thread panicked
+    /// is woken and stops, rather than waiting for ever.
+    #[test]
+    fn a_panicking_thread_wakes_the_others_and_marks_the_files_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = std::sync::Mutex::new(super::InOrder {
+            csv: super::super::direct::LargeFile::create(&dir.path().join("findings.csv")).unwrap(),
+            json: None,
+            next: 0,
+            waiting: Default::default(),
+            spare: Vec::new(),
+            failed: None,
+        });
+        let turn = std::sync::Condvar::new();
+        let (files, turn) = (&files, &turn);
+        std::thread::scope(|scope| {
+            let waiter = scope.spawn(move || {
+                let mut files = files.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                while files.next == 0 && files.failed.is_none() {
+                    // (Not woken within a minute: the test fails rather than hangs.)
+                    let (woken, wait) =
+                        turn.wait_timeout(files, std::time::Duration::from_secs(60)).unwrap_or_else(|poisoned| poisoned.into_inner());
+                    files = woken;
+                    if wait.timed_out() {
+                        break;
+                    }
+                }
+                files.failed.is_some()
+            });
+            let panicking = scope.spawn(move || {
+                let _stops_the_others = super::StopsOthersOnPanic { files, turn };
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                panic!("a bug while rendering chunk 0");
+            });
+            assert!(panicking.join().is_err());
+            assert!(waiter.join().unwrap(), "the waiting thread stopped because the files failed");
+        });
+    }
 
     #[test]
     fn chunks_go_into_the_files_in_their_order_whatever_order_they_come_in() {
