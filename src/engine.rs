@@ -87,10 +87,14 @@ pub fn evaluate(rules: &[&Rule], ctx: &Context) -> Vec<crate::findings::Finding>
                     continue;
                 }
                 rule.kind.evaluate(ctx, unit, &mut scratch);
-                // A policy version judges only the obligations whose clock started while it was in force.
-                found.extend(
-                    scratch.drain(..).filter(|o| rule.in_force_on(o.trigger_at.date())).map(|o| crate::findings::unjudged(index as u16, o)),
-                );
+                let findings = scratch.drain(..).map(|o| crate::findings::unjudged(index as u16, o));
+                if rule.in_force == (None, None) {
+                    // (Counted, so reserved once: most rules have no versions.)
+                    found.extend(findings);
+                } else {
+                    // A policy version judges only the obligations whose clock started while it was in force.
+                    found.extend(findings.filter(|f| rule.in_force_on(f.obligation().trigger_at.date())));
+                }
             }
             found
         };
