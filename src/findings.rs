@@ -448,11 +448,9 @@ pub fn identity_bytes(id: &Identity, out: &mut Vec<u8>) {
     let worker = if id.case_id.is_empty() { id.worker_id } else { "" };
     // Only where there is a record, so other ids stay as they were.
     let record: &[&str] = if id.trigger_record.is_empty() { &[] } else { std::slice::from_ref(&id.trigger_record) };
-    // Room for the pieces copied a fixed width at a time (see push_piece).
-    out.reserve(256);
     for part in [id.rule, id.case_id, worker, id.trigger_event_id, id.trigger_at].iter().chain(record) {
-        crate::pieces::push_piece(out, part.as_bytes());
-        crate::pieces::push_piece(out, &[0]);
+        out.extend_from_slice(part.as_bytes());
+        out.push(0);
     }
 }
 
